@@ -1,0 +1,359 @@
+"""The raw landing zone: immutable Parquet files per entity, committed by one atomic state file.
+
+Layout under ``<data dir>/lake/``::
+
+    _state.json                                   what is committed: files, watermarks, landings
+    events/g000001.parquet                        events landed by generation 1 (unique ids)
+    user_activity/g000001.parquet                 distinct (user, instant, kind) rows
+    client_metrics/day=2025-01-31/g000004.parquet the whole day's hourly rows as of generation 4
+    client_metrics_daily/day=2025-01-31/g000001.parquet
+    features/g000003.parquet                      a snapshot, stamped in its ``snapshot_at`` column
+
+Each landing is one *generation*: it writes new files, then replaces ``_state.json`` atomically.
+Readers use the files ``_state.json`` names and nothing else, so a landing that dies half-way
+leaves the lake as it was; the next one deletes the orphans and lands the data again. Each landing
+records ``affects_from``: the earliest instant whose trends its new data can change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import files
+from pipeline.calendar import UTC
+from pipeline.entities import ENTITIES, SNAPSHOT_STAMP, Entity, conform
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "_state.json"
+EVENT_OVERLAP_IDS = 1000
+"""How many event ids below the watermark each extraction reads again (late-committing ids)."""
+
+
+class SourceSession(Protocol):
+    """One consistent read of a source (for a database: one REPEATABLE READ transaction)."""
+
+    extracted_at: dt.datetime
+
+    def read(self, entity: str, since: object | None) -> Iterable[pa.RecordBatch] | None:
+        """The entity's rows (from ``since`` on, where the entity is incremental); None if absent."""
+
+
+@dataclass
+class Landing:
+    """What one landing added: rows per entity and the earliest instant it can change trends from."""
+
+    generation: int
+    extracted_at: dt.datetime
+    source: str
+    rows: dict[str, int] = field(default_factory=dict)
+    affects_from: dt.datetime | None = None
+    changes_everything: bool = False
+    absent: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rows)
+
+
+class Lake:
+    """The raw lake of one data directory."""
+
+    def __init__(self, data_dir: Path, root: Path | None = None):
+        self.data_dir = Path(data_dir)
+        self.root = Path(root) if root else self.data_dir / "lake"
+        self.state = self._load_state()
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """The number of landings committed so far."""
+        return self.state["generation"]
+
+    @property
+    def landings(self) -> list[dict]:
+        """Every committed landing, oldest first, as recorded in the state file."""
+        return self.state["landings"]
+
+    @property
+    def watermarks(self) -> dict:
+        return self.state["watermarks"]
+
+    def files(self, entity: str) -> list[str]:
+        """Every committed file of an append-only or day-partitioned entity, as absolute paths."""
+        entry = self.state["entities"].get(entity, {})
+        names = entry.get("files", []) + sorted(entry.get("days", {}).values())
+        return [str(self.root / name) for name in names]
+
+    def day_files(self, entity: str, first: dt.date, last: dt.date) -> list[str]:
+        """The committed files of a day-partitioned entity for the days ``first``..``last``."""
+        days = self.state["entities"].get(entity, {}).get("days", {})
+        return [str(self.root / days[d]) for d in sorted(days) if first.isoformat() <= d <= last.isoformat()]
+
+    def days_with_rows(self, entity: str) -> list[dt.date]:
+        """The days a day-partitioned entity has a file for."""
+        return [dt.date.fromisoformat(d) for d in sorted(self.state["entities"].get(entity, {}).get("days", {}))]
+
+    def snapshot_files(self, entity: str) -> list[str]:
+        """Every committed snapshot file of an entity, oldest first."""
+        return [str(self.root / s["file"]) for s in self.state["entities"].get(entity, {}).get("snapshots", [])]
+
+    def latest_snapshot(self, entity: str) -> str | None:
+        """The newest snapshot file of an entity, or None when it was never landed."""
+        snapshots = self.snapshot_files(entity)
+        return snapshots[-1] if snapshots else None
+
+    def empty_table(self, entity: str) -> pa.Table:
+        """A zero-row table with the entity's schema, for entities the lake has no file of."""
+        schema = ENTITIES[entity].schema
+        if ENTITIES[entity].kind == "snapshot":
+            schema = schema.append(pa.field(SNAPSHOT_STAMP, pa.timestamp("us", tz="UTC")))
+        return schema.empty_table()
+
+    # ---- landing -------------------------------------------------------------------------------
+
+    def land(self, session: SourceSession, source: str) -> Landing:
+        """Land every entity from one source session as one generation, then commit it.
+
+        Nothing is visible until the state file is replaced, which happens last; a landing that
+        adds nothing commits nothing.
+        """
+        self._remove_orphans()
+        generation = self.generation + 1
+        landing = Landing(generation, session.extracted_at, source)
+        state = json.loads(json.dumps(self.state))
+        for entity in ENTITIES.values():
+            batches = session.read(entity.name, self._since(entity))
+            if batches is None:
+                if not entity.optional:
+                    raise ValueError(f"source {source} has no {entity.name!r} table, which the lake needs")
+                landing.absent.append(entity.name)
+                continue
+            table = _as_table(entity, batches)
+            lander = {
+                "events": self._land_events,
+                "activity": self._land_activity,
+                "daily_files": self._land_daily_files,
+                "snapshot": self._land_snapshot,
+            }[entity.kind]
+            lander(entity, table, landing, state)
+        if not landing.changed:
+            log.info("landing from %s found nothing new", source)
+            return landing
+        state["generation"] = generation
+        state["landings"].append(
+            {
+                "generation": generation,
+                "source": source,
+                "extracted_at": _text(landing.extracted_at),
+                "rows": landing.rows,
+                "affects_from": None if landing.changes_everything else _text(landing.affects_from),
+            }
+        )
+        files.write_json(self.data_dir, self.root / STATE_FILE, state)
+        self.state = state
+        log.info("landed generation %d from %s: %s", generation, source, landing.rows)
+        return landing
+
+    def _since(self, entity: Entity) -> object | None:
+        mark = self.watermarks.get(entity.name)
+        if mark is None:
+            return None
+        if entity.kind == "events":
+            return max(0, mark - EVENT_OVERLAP_IDS)
+        if entity.kind == "activity":
+            return _instant(mark) - dt.timedelta(days=1)
+        if entity.name == "client_metrics":
+            return _instant(mark) - dt.timedelta(hours=1)
+        if entity.name == "client_metrics_daily":
+            return dt.date.fromisoformat(mark) - dt.timedelta(days=1)
+        return None
+
+    def _land_events(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
+        if table.num_rows == 0:
+            return
+        frame = pl.from_arrow(table).unique("id", keep="first", maintain_order=True)
+        known = self._existing(entity, pl.col("id") >= frame["id"].min(), ["id"])
+        new = frame.join(known, on="id", how="anti").sort("id")
+        if new.height == 0:
+            return
+        name = f"{entity.name}/g{landing.generation:06d}.parquet"
+        self._write(name, new.to_arrow().cast(entity.schema), {})
+        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
+        state["watermarks"][entity.name] = max(int(new["id"].max()), state["watermarks"].get(entity.name) or 0)
+        self._record(landing, entity.name, new.height, new["created_at"].min())
+
+    def _land_activity(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
+        if table.num_rows == 0:
+            return
+        frame = pl.from_arrow(table).drop_nulls(["user_id", "seen_at"]).unique(maintain_order=True)
+        known = self._existing(entity, pl.col("seen_at") >= frame["seen_at"].min(), list(entity.key))
+        new = frame.join(known, on=list(entity.key), how="anti", nulls_equal=True).sort(list(entity.key))
+        if new.height == 0:
+            return
+        name = f"{entity.name}/g{landing.generation:06d}.parquet"
+        self._write(name, new.to_arrow().cast(entity.schema), {})
+        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
+        latest = max(new["seen_at"].max(), _instant(state["watermarks"].get(entity.name)) or new["seen_at"].max())
+        state["watermarks"][entity.name] = _text(latest)
+        self._record(landing, entity.name, new.height, new["seen_at"].min())
+
+    def _land_daily_files(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
+        if table.num_rows == 0:
+            return
+        key = list(entity.key)
+        incoming = pl.from_arrow(table).unique(key, keep="last", maintain_order=True)
+        day_of = pl.col(entity.time_column).cast(pl.Date) if entity.time_column != "date" else pl.col("date")
+        incoming = incoming.with_columns(day_of.alias("_day"))
+        days = state["entities"].setdefault(entity.name, {}).setdefault("days", {})
+        changed_rows, earliest = 0, None
+        for (day,), part in incoming.partition_by("_day", as_dict=True, maintain_order=True).items():
+            part = part.drop("_day")
+            existing_name = days.get(day.isoformat())
+            existing = pl.read_parquet(self.root / existing_name) if existing_name else part.clear()
+            merged = pl.concat([existing.join(part.select(key), on=key, how="anti"), part]).sort(key)
+            changed = merged.join(existing, on=merged.columns, how="anti", nulls_equal=True)
+            if changed.height == 0:
+                continue
+            name = f"{entity.name}/day={day.isoformat()}/g{landing.generation:06d}.parquet"
+            self._write(name, merged.to_arrow().cast(entity.schema), {})
+            days[day.isoformat()] = name
+            changed_rows += changed.height
+            first = changed[entity.time_column].min()
+            first = first if isinstance(first, dt.datetime) else _start(first)
+            earliest = first if earliest is None else min(earliest, first)
+        if changed_rows:
+            latest = incoming[entity.time_column].max()
+            previous = state["watermarks"].get(entity.name)
+            text = latest.isoformat() if isinstance(latest, dt.date) and not isinstance(latest, dt.datetime) else _text(latest)
+            state["watermarks"][entity.name] = max(text, previous) if previous else text
+            self._record(landing, entity.name, changed_rows, earliest)
+
+    def _land_snapshot(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
+        key = list(entity.key)
+        new = pl.from_arrow(table).unique(maintain_order=True).sort(key, nulls_last=True)
+        snapshots = state["entities"].setdefault(entity.name, {}).setdefault("snapshots", [])
+        old = pl.read_parquet(self.root / snapshots[-1]["file"]).drop(SNAPSHOT_STAMP) if snapshots else None
+        if old is not None and old.equals(new):
+            return
+        name = f"{entity.name}/g{landing.generation:06d}.parquet"
+        stamped = new.with_columns(pl.lit(landing.extracted_at).cast(pl.Datetime("us", "UTC")).alias(SNAPSHOT_STAMP))
+        self._write(name, stamped.to_arrow(), {"insights.snapshot_at": _text(landing.extracted_at)})
+        snapshots.append({"file": name, "at": _text(landing.extracted_at)})
+        landing.rows[entity.name] = new.height
+        self._snapshot_affects(entity, old, new, landing)
+
+    def _snapshot_affects(self, entity: Entity, old: pl.DataFrame | None, new: pl.DataFrame, landing: Landing) -> None:
+        """Widen ``landing.affects_from`` by what a changed snapshot can change.
+
+        The trends read ``feature_environments`` nowhere; ``project_members`` snapshots count from
+        the moment they were taken (the first one for all time before it); ``feature_lifecycles``
+        only ever adds the stages it shows. Otherwise a changed row affects trends from the
+        earliest of its instants, and an entity with no instants (a lifetime, an environment's
+        type) affects every partition.
+        """
+        if entity.name == "feature_environments":
+            return
+        if entity.name == "project_members" and old is not None:
+            self._record(landing, entity.name, None, landing.extracted_at)
+            return
+        if not entity.time_columns:
+            landing.changes_everything = True
+            return
+        first = earliest_changed_instant(entity, old if old is not None else new.clear(), new)
+        if first is not None:
+            self._record(landing, entity.name, None, first)
+
+    @staticmethod
+    def _record(landing: Landing, entity: str, rows: int | None, first: dt.datetime | None) -> None:
+        if rows is not None:
+            landing.rows[entity] = landing.rows.get(entity, 0) + rows
+        if first is not None:
+            landing.affects_from = first if landing.affects_from is None else min(landing.affects_from, first)
+
+    def _existing(self, entity: Entity, predicate: pl.Expr, columns: list[str]) -> pl.DataFrame:
+        paths = self.files(entity.name)
+        schema = {c: pl.from_arrow(entity.schema.empty_table()).schema[c] for c in columns}
+        if not paths:
+            return pl.DataFrame(schema=schema)
+        return pl.scan_parquet(paths).filter(predicate).select(columns).collect()
+
+    def _write(self, name: str, table: pa.Table, metadata: dict[str, str]) -> None:
+        files.write_parquet(self.data_dir, self.root / name, table, metadata)
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    def _load_state(self) -> dict:
+        path = self.root / STATE_FILE
+        if not path.exists():
+            return {"format": 1, "generation": 0, "entities": {}, "watermarks": {}, "landings": []}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def _remove_orphans(self) -> None:
+        """Delete files a dead landing wrote but never committed."""
+        if not self.root.exists():
+            return
+        committed = {Path(p) for e in self.state["entities"] for p in self.files(e) + self.snapshot_files(e)}
+        for path in self.root.rglob("*.parquet"):
+            if path not in committed:
+                log.info("removing %s, written by a landing that did not commit", path)
+                path.unlink()
+
+
+def earliest_changed_instant(entity: Entity, old: pl.DataFrame, new: pl.DataFrame) -> dt.datetime | None:
+    """The earliest instant of the rows that differ between two snapshots of an entity.
+
+    A row added or removed, or one whose non-time columns changed, counts with all its instants;
+    a row where only instants changed counts with the old and new values of those instants.
+    """
+    key = list(entity.key)
+    tracked = [c for c in entity.schema.names if c not in key and c not in entity.diff_ignores]
+    plain = [c for c in tracked if c not in entity.time_columns]
+    both = new.select(key + tracked).with_columns(pl.lit(True).alias("_in_new")).join(
+        old.select(key + tracked).with_columns(pl.lit(True).alias("_in_old")),
+        on=key, how="full", suffix="_old", coalesce=True, nulls_equal=True,
+    )
+    both = both.with_columns(pl.col("_in_old", "_in_new").fill_null(False))
+    whole_row = ~pl.col("_in_old") | ~pl.col("_in_new") | pl.any_horizontal(
+        [pl.col(c).ne_missing(pl.col(f"{c}_old")) for c in plain] or [pl.lit(False)]
+    )
+    candidates = [
+        pl.when(whole_row).then(pl.col(c))
+        if c in key
+        else pl.when(whole_row | pl.col(c).ne_missing(pl.col(f"{c}_old"))).then(pl.min_horizontal(c, f"{c}_old"))
+        for c in entity.time_columns
+    ]
+    if not candidates:
+        return None
+    return both.select(pl.min_horizontal(candidates).min()).item()
+
+
+def _as_table(entity: Entity, batches: Iterable[pa.RecordBatch] | pa.Table) -> pa.Table:
+    if isinstance(batches, pa.Table):
+        return conform(entity, batches)
+    batches = list(batches)
+    if not batches:
+        return entity.schema.empty_table()
+    return conform(entity, pa.Table.from_batches(batches))
+
+
+def _text(instant: dt.datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(UTC).isoformat()
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def _start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=UTC)

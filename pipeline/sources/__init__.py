@@ -1,0 +1,26 @@
+"""The sources the lake lands raw Unleash data from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pipeline.sources.base import Source, SourceError
+
+
+def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:
+    """The source a user named: ``sample``, a ``postgresql://`` URL, or an export directory.
+
+    ``as_of`` is the logical date: the sample instance is simulated up to its end.
+    """
+    if spec == "sample":
+        from pipeline.sources.sample import SampleSource
+
+        return SampleSource(as_of, seed)
+    if spec.startswith(("postgresql://", "postgres://")):
+        raise SourceError("the PostgreSQL source is not part of this version yet: use `sample` or an export directory")
+    if Path(spec).is_dir():
+        from pipeline.sources.export_dir import ExportDirSource
+
+        return ExportDirSource(Path(spec))
+    raise SourceError(f"unknown source {spec!r}: use `sample`, a postgresql:// URL or an export directory")

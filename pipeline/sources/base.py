@@ -1,0 +1,46 @@
+"""The one interface every source meets, and a session over tables already in memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractContextManager
+from typing import Iterable, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.entities import ENTITIES
+from pipeline.lake import SourceSession
+
+
+class Source(Protocol):
+    """Where raw Unleash data comes from. ``name`` is safe to log: it never holds a credential."""
+
+    name: str
+
+    def session(self) -> AbstractContextManager[SourceSession]:
+        """One consistent read of every entity."""
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be read: its message is one line a user can act on."""
+
+
+class TableSession:
+    """A source session over whole tables in memory, filtered by each entity's watermark."""
+
+    def __init__(self, tables: dict[str, pa.Table], extracted_at: dt.datetime):
+        self.tables = tables
+        self.extracted_at = extracted_at
+
+    def read(self, entity: str, since: object | None) -> Iterable[pa.RecordBatch] | None:
+        table = self.tables.get(entity)
+        if table is None:
+            return None
+        spec = ENTITIES[entity]
+        if since is not None and spec.kind != "snapshot":
+            column = "id" if spec.kind == "events" else spec.time_column
+            bound = pa.scalar(since, type=table.schema.field(column).type)
+            keep = pc.greater(table[column], bound) if column == "id" else pc.greater_equal(table[column], bound)
+            table = table.filter(keep)
+        return table.to_batches()

@@ -1,0 +1,125 @@
+"""The seven trends: from the lake, as of a set of snapshot moments, to one table per trend.
+
+Each trend is a DuckDB query in ``sql/trends/``; the histories they share (flag, project and
+type-lifetime changes, environment enablement) are computed once per build, and the states at
+each snapshot moment once per grain. A build takes any set of days and weeks at once, so a
+backfill of a year costs one pass, and a daily run a pass over one day and one week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipeline import duck, queries
+from pipeline.calendar import WeekSnapshot, end_of_day, start_of_day
+from pipeline.lake import Lake
+from pipeline.trends import inputs
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One output array: its dataset name, its JSON array, its grain, and JSON field -> column."""
+
+    name: str
+    array: str
+    grain: str
+    fields: dict[str, str]
+
+
+def _fields(*names: str) -> dict[str, str]:
+    return {name: "".join("_" + c.lower() if c.isupper() else c for c in name) for name in names}
+
+
+TRENDS: dict[str, Trend] = {
+    t.name: t
+    for t in [
+        Trend("user_trends", "userTrends", "day", _fields("date", "total", "active", "inactive")),
+        Trend("flag_trends", "flagTrends", "day", _fields("date", "total", "active", "stale", "potentiallyStale")),
+        Trend(
+            "project_flag_trends",
+            "projectFlagTrends",
+            "week",
+            _fields("week", "project", "health", "technicalDebt", "timeToProduction", "date", "total", "active",
+                    "stale", "potentiallyStale", "users"),
+        ),
+        Trend(
+            "metrics_summary_trends",
+            "metricsSummaryTrends",
+            "week",
+            _fields("week", "date", "project", "totalRequests", "totalYes", "totalNo", "totalApps", "totalFlags",
+                    "totalEnvironments"),
+        ),
+        Trend(
+            "environment_type_trends",
+            "environmentTypeTrends",
+            "week",
+            _fields("date", "week", "environmentType", "totalUpdates"),
+        ),
+        Trend("lifecycle_trends", "lifecycleTrends", "week", _fields("week", "date", "newProductionFlags", "project")),
+        Trend(
+            "creation_archive_trends",
+            "creationArchiveTrends",
+            "week",
+            _fields("week", "date", "project", "createdFlags", "archivedFlags"),
+        ),
+    ]
+}
+
+HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement")
+SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at")
+
+
+def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot]) -> dict[str, pa.Table]:
+    """Every trend's rows for the given days (daily trends) and week snapshots (weekly trends).
+
+    Returns one Arrow table per trend name, sorted by its partition key and grouping keys; its
+    ``date`` column is the end of the snapshot day, as a UTC timestamp.
+    """
+    needed = days + [w.snapshot_day for w in weeks] + [w.monday for w in weeks]
+    if not needed:
+        return {}
+    con = duck.connect()
+    try:
+        inputs.register(con, lake, min(needed), max(needed))
+        for history in HISTORIES:
+            con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(history)}")
+        con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
+        tables: dict[str, pa.Table] = {}
+        for grain, snapshots in (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks))):
+            _snapshot_states(con, snapshots)
+            for trend in TRENDS.values():
+                if trend.grain == grain:
+                    tables[trend.name] = con.sql(queries.load(f"trends/{trend.name}")).to_arrow_table()
+        return tables
+    finally:
+        con.close()
+
+
+def _snapshot_states(con, snapshots: pa.Table) -> None:
+    con.register("snapshots_input", snapshots)
+    con.execute("CREATE OR REPLACE TEMP TABLE snapshots AS SELECT * FROM snapshots_input")
+    con.unregister("snapshots_input")
+    for state in SNAPSHOT_STATES:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {state} AS {queries.load(state)}")
+
+
+_SNAPSHOT_SCHEMA = pa.schema(
+    [("key", pa.string()), ("window_start", pa.timestamp("us", tz="UTC")), ("snapshot_at", pa.timestamp("us", tz="UTC"))]
+)
+
+
+def _day_snapshots(days: list[dt.date]) -> pa.Table:
+    return pa.table(
+        [[d.isoformat() for d in days], [start_of_day(d) for d in days], [end_of_day(d) for d in days]],
+        schema=_SNAPSHOT_SCHEMA,
+    )
+
+
+def _week_snapshots(weeks: list[WeekSnapshot]) -> pa.Table:
+    return pa.table(
+        [[w.week for w in weeks], [start_of_day(w.monday) for w in weeks], [end_of_day(w.snapshot_day) for w in weeks]],
+        schema=_SNAPSHOT_SCHEMA,
+    )

@@ -1,0 +1,1 @@
+"""One DuckDB query per file, named after what it returns."""
