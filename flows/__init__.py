@@ -1,0 +1,1 @@
+"""Prefect flows over the pipeline library: the daily run and the backfill. Nothing else."""

@@ -52,9 +52,14 @@ def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[
     write_atomically(data_dir, target, lambda path: pq.write_table(table, path, **PARQUET_OPTIONS))
 
 
+def json_text(document: Any) -> str:
+    """Canonical JSON: two-space indent, UTF-8 characters as they are, a trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(data_dir: Path, target: Path, document: Any) -> None:
-    """Write a JSON document atomically, canonically (two-space indent, UTF-8, trailing newline)."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """Write a JSON document atomically, as canonical JSON."""
+    text = json_text(document)
     write_atomically(data_dir, target, lambda path: path.write_text(text, encoding="utf-8"))
 
 

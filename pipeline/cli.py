@@ -1,0 +1,178 @@
+"""The ``insights`` command line: a thin layer over the library and its Prefect flows.
+
+Results go to stdout; progress and logs to stderr. A usage error (a bad date, ``--from`` after
+``--to``, an unknown source) is one line on stderr and exit code 2; a failed run is one line and
+exit code 1; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from pipeline import calendar
+
+DEFAULT_DATA_DIR = "data"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Day(click.ParamType):
+    """A UTC day written YYYY-MM-DD."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return calendar.parse_day(value)
+        except calendar.CalendarError as error:
+            self.fail(str(error), param, ctx)
+
+
+DAY = Day()
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    envvar="INSIGHTS_DATA_DIR",
+    show_default=True,
+    help="Where the lake, warehouse, documents and run manifests live (env INSIGHTS_DATA_DIR).",
+)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Open Unleash Insights: rebuild Unleash's instance insights from its raw data.
+
+    Land raw Unleash data in a Parquet lake, compute the seven insight trends into a Parquet
+    warehouse, and write the JSON document of GET /api/admin/insights.
+    """
+    ctx.obj = {"debug": debug}
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--source",
+    default="sample",
+    envvar="INSIGHTS_SOURCE",
+    show_default=True,
+    help="`sample`, a postgresql:// URL, or an export directory (env INSIGHTS_SOURCE).",
+)
+@data_dir_option
+@click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")
+@click.option("--seed", type=int, default=1, show_default=True, help="The sample instance's seed.")
+def run(source: str, data_dir: Path, date: dt.date | None, seed: int) -> None:
+    """Land raw data, build every missing or stale partition, write the month's document.
+
+    Runs the `insights-run` Prefect flow (with no Prefect server configured, Prefect starts a
+    temporary one, which takes some seconds). Prints the document's path.
+    """
+    from pipeline.sources import open_source
+
+    as_of = date or calendar.today()
+    open_source(source, as_of, seed)
+    from flows.run import insights_run
+
+    result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed)
+    click.echo(result["document"])
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--from", "first", type=DAY, help="First day of the range. [default: --to minus one month]")
+@click.option("--to", "last", type=DAY, help="Last day of the range (included). [default: today]")
+@data_dir_option
+@click.option("--out", default="-", show_default=True, help="File to write the document to, or - for stdout.")
+def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str) -> None:
+    """Write the insights document for a date range (both ends included).
+
+    Partitions the range needs and the warehouse lacks are built from the lake first.
+    """
+    from pipeline import document, job
+
+    default_first, last = calendar.default_range(last)
+    first = first or default_first
+    calendar.check_range(first, last)
+    result = job.export(data_dir, first, last)
+    if out == "-":
+        click.echo(document.text(result), nl=False)
+    else:
+        document.write(data_dir, Path(out).absolute(), result)
+        click.echo(out)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--from", "first", type=DAY, required=True, help="First day to recompute.")
+@click.option("--to", "last", type=DAY, required=True, help="Last day to recompute (included).")
+@data_dir_option
+def backfill(first: dt.date, last: dt.date, data_dir: Path) -> None:
+    """Recompute every partition of a date range from the lake (no source is read).
+
+    Runs the `insights-backfill` Prefect flow. Idempotent: the same range gives the same bytes.
+    """
+    calendar.check_range(first, last)
+    from flows.backfill import insights_backfill
+
+    result = insights_backfill(first=first, last=last, data_dir=str(data_dir))
+    click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the sample's raw lake into (an export directory).")
+@click.option("--date", "date", type=DAY, help="The day the sample's history runs up to. [default: today]")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed: the same seed gives the same bytes.")
+def sample(out: Path, date: dt.date | None, seed: int) -> None:
+    """Write the sample instance as an export directory (the lake's raw layout)."""
+    from pipeline import job
+    from pipeline.sources.sample import SampleSource
+
+    landing = job.land(out, SampleSource(date or calendar.today(), seed))
+    click.echo(f"{out}: {sum(landing.rows.values())} rows in {len(landing.rows)} entities")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``insights`` console script."""
+    from pipeline.document import InvalidDocument
+    from pipeline.sources import SourceError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+    try:
+        code = cli.main(args=argv, prog_name="insights", standalone_mode=False)
+    except click.UsageError as error:
+        _fail(f"{_command(error)}{error.format_message()}", 2, debug)
+    except (calendar.CalendarError, SourceError) as error:
+        _fail(str(error), 2, debug)
+    except click.Abort:
+        _fail("aborted", 1, debug)
+    except InvalidDocument as error:
+        _fail(str(error), 1, debug)
+    except Exception as error:  # noqa: BLE001 - every failure becomes one line and exit 1
+        _fail(f"{type(error).__name__}: {error}", 1, debug)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command(error: click.UsageError) -> str:
+    return f"{error.ctx.command_path}: " if error.ctx else ""
+
+
+def _fail(message: str, code: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"insights: error: {message.splitlines()[0] if message else 'failed'}", err=True)
+    sys.exit(code)

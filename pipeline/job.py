@@ -1,0 +1,138 @@
+"""The job's steps, shared by the command line and the Prefect flows: land, plan, build, export.
+
+Each step takes the data directory and plain values (dates, partition keys), never data frames,
+so a flow can hand them to tasks on any runner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline import calendar, document, duck, trends
+from pipeline.lake import Lake, Landing
+from pipeline.sources import Source
+from pipeline.warehouse import (
+    SCHEMAS,
+    Partition,
+    Warehouse,
+    code_version,
+    day_partition,
+    split_by_partition,
+    week_partition,
+)
+
+log = logging.getLogger(__name__)
+
+
+def land(data_dir: Path, source: Source) -> Landing:
+    """Land everything new from a source into the data directory's lake as one generation."""
+    lake = Lake(data_dir)
+    with source.session() as session:
+        return lake.land(session, source.name)
+
+
+def first_day(data_dir: Path) -> dt.date | None:
+    """The first UTC day the lake holds data for: its earliest event, flag, project or user."""
+    lake = Lake(data_dir)
+    sources = [f for e in ("events",) for f in lake.files(e)]
+    sources += [s for e in ("features", "projects", "users") if (s := lake.latest_snapshot(e))]
+    if not sources:
+        return None
+    con = duck.connect()
+    try:
+        found = con.execute(
+            "SELECT min(created_at)::DATE FROM read_parquet($files, union_by_name = true)", {"files": sources}
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return found
+
+
+def partitions_between(first: dt.date, last: dt.date, as_of: dt.date) -> list[Partition]:
+    """Every day of ``first``..``last`` and every ISO week overlapping it, weeks seen at the end of ``as_of``."""
+    return [day_partition(d) for d in calendar.days(first, last)] + [
+        week_partition(w, as_of) for w in calendar.weeks_overlapping(first, last)
+    ]
+
+
+def plan_run(data_dir: Path, as_of: dt.date) -> list[Partition]:
+    """The partitions a run for ``as_of`` builds: those from the lake's first day that are missing or stale."""
+    start = first_day(data_dir)
+    if start is None or start > as_of:
+        return []
+    lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
+    return [p for p in partitions_between(start, as_of, as_of) if not warehouse.is_current(p, lake, code)]
+
+
+def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partition]:
+    """Every partition of ``first``..``last``; weeks are seen as of ``last``, or of a later run's date."""
+    warehouse = Warehouse(data_dir)
+    as_of = max([last] + [dt.date.fromisoformat(e["snapshot_day"]) for e in warehouse.index.get("week", {}).values()])
+    return partitions_between(first, last, as_of)
+
+
+def build(data_dir: Path, partitions: list[Partition]) -> dict[Partition, dict[str, int]]:
+    """Compute and write the given partitions in one pass over the lake; returns rows per trend."""
+    if not partitions:
+        return {}
+    lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
+    tables = _compute(lake, partitions)
+    written = {}
+    for partition in sorted(partitions):
+        written[partition] = warehouse.write(partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code)
+    warehouse.save_index()
+    log.info("built %d partitions", len(written))
+    return written
+
+
+def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
+    """The insights document for ``first``..``last`` (both included), validated.
+
+    Partitions the range needs and the warehouse lacks (or holds stale) are built from the lake
+    first. A week the warehouse holds as of a later day than ``last`` is computed as of ``last``
+    for this document only, leaving the warehouse as it is.
+    """
+    calendar.check_range(first, last)
+    lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
+    needed = partitions_between(first, last, last)
+    later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
+    build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])
+    stored = [p for p in needed if p not in later]
+    tables = _read(Warehouse(data_dir), stored)
+    for trend, parts in _compute(lake, later).items():
+        tables[trend] = pa.concat_tables([tables[trend], *parts.values()])
+    result = document.assemble(tables)
+    document.validate(result)
+    return result
+
+
+def _compute(lake: Lake, partitions: list[Partition]) -> dict[str, dict[str, pa.Table]]:
+    """Each trend's rows for the partitions, cut by partition key (an empty table where none)."""
+    days = [p.snapshot_day for p in partitions if p.grain == "day"]
+    weeks = [p.week for p in partitions if p.grain == "week"]
+    computed = trends.compute(lake, days, weeks)
+    result = {}
+    for name, table in computed.items():
+        grain = trends.TRENDS[name].grain
+        keys = [p.key for p in partitions if p.grain == grain]
+        parts = split_by_partition(table.cast(SCHEMAS[name]), grain) if table.num_rows else {}
+        result[name] = {k: parts.get(k, SCHEMAS[name].empty_table()) for k in keys}
+    return result
+
+
+def _read(warehouse: Warehouse, partitions: list[Partition]) -> dict[str, pa.Table]:
+    con = duck.connect()
+    try:
+        tables = {}
+        for name, trend in trends.TRENDS.items():
+            paths = warehouse.files_for(name, [p for p in partitions if p.grain == trend.grain])
+            tables[name] = (
+                con.read_parquet(paths).to_arrow_table().cast(SCHEMAS[name]) if paths else SCHEMAS[name].empty_table()
+            )
+        return tables
+    finally:
+        con.close()

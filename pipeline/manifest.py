@@ -1,0 +1,53 @@
+"""The run manifest: what one run was asked, what it read and wrote, how long each step took.
+
+Written atomically to ``<data dir>/runs/<run id>.json`` when the run ends, whether it succeeded or
+failed. It never holds a credential: sources appear by their safe ``name``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline import files
+from pipeline.calendar import UTC
+
+
+class RunManifest:
+    """The record of one run, filled in as it goes and written by ``finish``."""
+
+    def __init__(self, data_dir: Path, command: str, parameters: dict[str, Any]):
+        started = dt.datetime.now(UTC)
+        self.data_dir = Path(data_dir)
+        self.run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.record: dict[str, Any] = {
+            "run_id": self.run_id,
+            "command": command,
+            "parameters": parameters,
+            "started_at": started.isoformat(),
+            "steps": {},
+        }
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[dict[str, Any]]:
+        """Time a step; what the block puts in the yielded dict is recorded with it."""
+        details: dict[str, Any] = {}
+        began = time.perf_counter()
+        try:
+            yield details
+        finally:
+            details["seconds"] = round(time.perf_counter() - began, 3)
+            self.record["steps"][name] = details
+
+    def finish(self, status: str, error: str | None = None) -> Path:
+        """Write the manifest; returns its path."""
+        self.record.update(status=status, finished_at=dt.datetime.now(UTC).isoformat())
+        if error:
+            self.record["error"] = error
+        path = self.data_dir / "runs" / f"{self.run_id}.json"
+        files.write_json(self.data_dir, path, self.record)
+        return path

@@ -1,0 +1,185 @@
+"""The Parquet warehouse: one dataset per trend, one file per partition, swapped in atomically.
+
+Layout under ``<data dir>/warehouse/``::
+
+    user_trends/day=2025-01-31/part-0.parquet
+    project_flag_trends/week=2025-05/part-0.parquet
+
+Every file holds its partition column too (``day`` or ``week``), so a single file reads alone.
+Key-value metadata on each file names the build that wrote it: the partition, its snapshot
+moment, the lake generation its inputs date from and the code version; the same inputs give the
+same bytes, whichever run (daily, catch-up or backfill) writes them. ``<data dir>/state/
+warehouse.json`` indexes what each partition was built from, so a run rebuilds a partition only
+when it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline import files
+from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
+from pipeline.lake import Lake
+from pipeline.trends import TRENDS
+
+TIME = pa.timestamp("us", tz="UTC")
+COUNT = pa.int64()
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "user_trends": pa.schema([("day", pa.date32()), ("date", TIME), ("total", COUNT), ("active", COUNT), ("inactive", COUNT)]),
+    "flag_trends": pa.schema(
+        [("day", pa.date32()), ("date", TIME), ("total", COUNT), ("active", COUNT), ("stale", COUNT),
+         ("potentially_stale", COUNT)]
+    ),
+    "project_flag_trends": pa.schema(
+        [("week", pa.string()), ("date", TIME), ("project", pa.string()), ("total", COUNT), ("active", COUNT),
+         ("stale", COUNT), ("potentially_stale", COUNT), ("health", COUNT), ("technical_debt", COUNT),
+         ("time_to_production", pa.float64()), ("users", COUNT)]
+    ),
+    "metrics_summary_trends": pa.schema(
+        [("week", pa.string()), ("date", TIME), ("project", pa.string()), ("total_requests", COUNT),
+         ("total_yes", COUNT), ("total_no", COUNT), ("total_apps", COUNT), ("total_flags", COUNT),
+         ("total_environments", COUNT)]
+    ),
+    "environment_type_trends": pa.schema(
+        [("week", pa.string()), ("date", TIME), ("environment_type", pa.string()), ("total_updates", COUNT)]
+    ),
+    "lifecycle_trends": pa.schema(
+        [("week", pa.string()), ("date", TIME), ("project", pa.string()), ("new_production_flags", COUNT)]
+    ),
+    "creation_archive_trends": pa.schema(
+        [("week", pa.string()), ("date", TIME), ("project", pa.string()),
+         ("created_flags", pa.map_(pa.string(), COUNT)), ("archived_flags", COUNT)]
+    ),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    """One unit of work: a day (both daily trends) or a week (the five weekly trends).
+
+    ``snapshot_day`` is the day whose end the partition is a snapshot of: the day itself, or the
+    week's Sunday (or the as-of day while the week is not over).
+    """
+
+    grain: str
+    key: str
+    snapshot_day: dt.date
+
+    @property
+    def trends(self) -> list[str]:
+        return [t.name for t in TRENDS.values() if t.grain == self.grain]
+
+    @property
+    def week(self) -> WeekSnapshot:
+        return week_snapshot(self.key, self.snapshot_day)
+
+
+def day_partition(day: dt.date) -> Partition:
+    return Partition("day", day.isoformat(), day)
+
+
+def week_partition(week: str, as_of: dt.date) -> Partition:
+    return Partition("week", week, week_snapshot(week, as_of).snapshot_day)
+
+
+def code_version() -> str:
+    """A short hash of every query and of the trend code: partitions built by other code are rebuilt."""
+    digest = hashlib.sha256()
+    roots = [resources.files("sql"), resources.files("sql").joinpath("trends"), resources.files("pipeline.trends")]
+    for root in roots:
+        for item in sorted(root.iterdir(), key=lambda p: p.name):
+            if item.name.endswith((".sql", ".py")):
+                digest.update(item.name.encode())
+                digest.update(item.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
+    """The newest lake generation whose landed data can change a snapshot at the end of ``snapshot_day``."""
+    moment = end_of_day(snapshot_day)
+    reaching = [
+        landing["generation"]
+        for landing in lake.landings
+        if landing["affects_from"] is None or dt.datetime.fromisoformat(landing["affects_from"]) <= moment
+    ]
+    return max(reaching, default=0)
+
+
+class Warehouse:
+    """The warehouse of one data directory, with its build index."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "warehouse"
+        self.index_path = self.data_dir / "state" / "warehouse.json"
+        self.index = json.loads(self.index_path.read_text(encoding="utf-8")) if self.index_path.exists() else {}
+
+    def path(self, trend: str, partition: Partition) -> Path:
+        """Where a trend's partition file lives."""
+        return self.root / trend / f"{partition.grain}={partition.key}" / "part-0.parquet"
+
+    def built(self, partition: Partition) -> dict | None:
+        """What the index says a partition was built from, or None when it never was."""
+        return self.index.get(partition.grain, {}).get(partition.key)
+
+    def is_current(self, partition: Partition, lake: Lake, code: str) -> bool:
+        """Whether a partition's files exist and were built from today's inputs and code."""
+        entry = self.built(partition)
+        return (
+            entry is not None
+            and entry["snapshot_day"] == partition.snapshot_day.isoformat()
+            and entry["code_version"] == code
+            and entry["input_generation"] >= input_generation(lake, partition.snapshot_day)
+            and all(self.path(t, partition).exists() for t in partition.trends)
+        )
+
+    def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str) -> dict[str, int]:
+        """Write one partition of every trend of its grain, then record it; returns rows per trend."""
+        generation = input_generation(lake, partition.snapshot_day)
+        build = {
+            "partition": f"{partition.grain}={partition.key}",
+            "snapshot_at": end_of_day(partition.snapshot_day).isoformat(),
+            "input_generation": generation,
+            "code_version": code,
+        }
+        rows = {}
+        for trend in partition.trends:
+            table = tables[trend].cast(SCHEMAS[trend])
+            metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
+            files.write_parquet(self.data_dir, self.path(trend, partition), table, metadata)
+            rows[trend] = table.num_rows
+        self.index.setdefault(partition.grain, {})[partition.key] = {
+            "snapshot_day": partition.snapshot_day.isoformat(),
+            "input_generation": generation,
+            "code_version": code,
+            "rows": rows,
+        }
+        return rows
+
+    def save_index(self) -> None:
+        """Persist the build index (after the partitions it names are in place)."""
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_json(self.data_dir, self.index_path, self.index)
+
+    def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
+        """The files of a trend's partitions, as strings, for a reader."""
+        return [str(self.path(trend, p)) for p in partitions]
+
+
+def split_by_partition(table: pa.Table, column: str) -> dict[str, pa.Table]:
+    """A table sorted by ``column`` cut into one table per distinct value of it."""
+    keys = [str(k) for k in table[column].to_pylist()]
+    parts, start = {}, 0
+    for n in range(1, len(keys) + 1):
+        if n == len(keys) or keys[n] != keys[start]:
+            parts[keys[start]] = table.slice(start, n - start)
+            start = n
+    return parts
