@@ -1,0 +1,109 @@
+"""The weekly usage and change arrays (SPEC §3-4): metrics, updates, lifecycle, creation vs archive."""
+
+from tests.instance import Instance, by
+
+
+def metrics_instance() -> Instance:
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.metrics("a", "web", "production", "2025-01-06T10:00", yes=10, no=5)
+    u.metrics("a", "api", "development", "2025-01-06T11:00", yes=1, no=1)
+    u.daily_metrics("a", "web", "production", "2025-01-06", yes=999, no=999)  # the day has hours: ignored
+    u.daily_metrics("a", "web", "production", "2025-01-07", yes=100, no=0)  # no hours that day: counted
+    u.metrics("a", "web", "staging-eu", "2025-01-09T10:00", yes=3, no=0)  # an unknown environment counts
+    return u
+
+
+def test_metrics_summary_sums_hourly_rows_and_daily_rows_of_days_without_hours(tmp_path):
+    row = by(metrics_instance().insights(tmp_path, "2025-01-06", "2025-01-12")["metricsSummaryTrends"], "week")["2025-02"]
+    assert row == {
+        "week": "2025-02", "date": "2025-01-12T23:59:59.999Z", "project": "p", "totalRequests": 120,
+        "totalYes": 114, "totalNo": 6, "totalApps": 2, "totalFlags": 1, "totalEnvironments": 3,
+    }
+
+
+def test_a_partial_week_counts_up_to_the_end_of_the_to_day(tmp_path):
+    doc = metrics_instance().insights(tmp_path, "2025-01-06", "2025-01-08")
+    row = by(doc["metricsSummaryTrends"], "week")["2025-02"]
+    assert (row["date"], row["totalYes"], row["totalEnvironments"]) == ("2025-01-08T23:59:59.999Z", 111, 2)
+    assert {r["date"] for r in doc["projectFlagTrends"]} == {"2025-01-08T23:59:59.999Z"}
+
+
+def test_a_project_without_metrics_has_no_metrics_row(tmp_path):
+    u = metrics_instance()
+    u.project("quiet")
+    doc = u.insights(tmp_path, "2025-01-06", "2025-01-12")
+    assert [r["project"] for r in doc["metricsSummaryTrends"]] == ["p"]
+
+
+def test_environment_type_trends_count_events_of_known_environments_by_type(tmp_path):
+    u = Instance()
+    u.environment("prod-eu", "production")
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.enable("a", "production", "2025-01-06T11:00")
+    u.event("feature-strategy-update", "2025-01-07T11:00", feature_name="a", project="p", environment="prod-eu")
+    u.enable("a", "development", "2025-01-08T11:00")
+    u.event("api-token-created", "2025-01-08T12:00", environment="*")
+    u.enable("a", "development", "2025-01-13T11:00", on=False)
+    doc = u.insights(tmp_path, "2025-01-06", "2025-01-13")
+    rows = {(r["week"], r["environmentType"]): r["totalUpdates"] for r in doc["environmentTypeTrends"]}
+    assert rows == {("2025-02", "development"): 1, ("2025-02", "production"): 2, ("2025-03", "development"): 1}
+
+
+def test_lifecycle_counts_landed_live_stages_and_falls_back_to_production_metrics(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.project("q")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.lifecycle("a", "initial", "2025-01-02T10:00")
+    u.lifecycle("a", "live", "2025-01-07T10:00")
+    u.flag("b", "p", "2025-01-02T10:00")  # no lifecycle rows: first production metrics while enabled
+    u.metrics("b", "web", "production", "2025-01-08T10:00", yes=5, no=0)  # not enabled yet: no
+    u.enable("b", "production", "2025-01-14T10:30")
+    u.metrics("b", "web", "production", "2025-01-14T11:00", yes=5, no=0)
+    u.flag("c", "q", "2025-01-02T10:00")
+    u.metrics("c", "web", "development", "2025-01-08T10:00", yes=5, no=0)
+    doc = u.insights(tmp_path, "2024-12-30", "2025-01-19")
+    rows = {(r["week"], r["project"]): r["newProductionFlags"] for r in doc["lifecycleTrends"]}
+    assert rows == {("2025-02", "p"): 1, ("2025-03", "p"): 1}
+
+
+def test_created_flags_are_counted_by_type_and_never_empty(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.flag("b", "p", "2025-01-07T10:00", type_="experiment")
+    u.archive("a", "2025-01-08T10:00")
+    u.revive("a", "2025-01-14T10:00")  # a revive is not a creation
+    u.archive("b", "2025-01-15T10:00")
+    doc = u.insights(tmp_path, "2024-12-30", "2025-01-19")
+    weeks = by(doc["creationArchiveTrends"], "week")
+    assert set(weeks) == {"2025-02", "2025-03"}
+    assert (weeks["2025-02"]["createdFlags"], weeks["2025-02"]["archivedFlags"]) == ({"experiment": 1, "release": 1}, 1)
+    assert (weeks["2025-03"]["createdFlags"], weeks["2025-03"]["archivedFlags"]) == ({"experiment": 0, "release": 0}, 1)
+
+
+def test_created_flags_use_the_type_at_the_snapshot(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.update_metadata("a", "2025-01-20T10:00", type_="operational")
+    doc = u.insights(tmp_path, "2025-01-06", "2025-01-26")
+    created = {r["week"]: r["createdFlags"] for r in doc["creationArchiveTrends"]}
+    assert created == {"2025-02": {"release": 1}, "2025-03": {"release": 0}, "2025-04": {"operational": 0}}
+
+
+def test_weekly_arrays_keep_a_project_up_to_the_week_it_was_archived_in(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.metrics("a", "web", "production", "2025-01-14T10:00", yes=1, no=0)
+    u.metrics("a", "web", "production", "2025-01-21T10:00", yes=1, no=0)
+    u.archive("a", "2025-01-15T09:00")
+    u.archive_project("p", "2025-01-15T10:00")
+    doc = u.insights(tmp_path, "2025-01-06", "2025-01-26")
+    assert {r["week"] for r in doc["creationArchiveTrends"]} == {"2025-02", "2025-03"}
+    assert {r["week"] for r in doc["metricsSummaryTrends"]} == {"2025-03"}
+    assert {r["week"] for r in doc["projectFlagTrends"]} == {"2025-02"}
