@@ -61,6 +61,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,
     )
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
 
@@ -143,6 +144,26 @@ def sample(out: Path, date: dt.date | None, seed: int) -> None:
 
     landing = job.land(out, SampleSource(date or calendar.today(), seed))
     click.echo(f"{out}: {sum(landing.rows.values())} rows in {len(landing.rows)} entities")
+
+
+@cli.command(context_settings=CONTEXT)
+def reference() -> None:
+    """Print the command line reference (Markdown), as docs/cli.md holds it."""
+    click.echo(cli_reference(), nl=False)
+
+
+def cli_reference() -> str:
+    """Every command's --help as Markdown: the text of docs/cli.md, which a test keeps in step."""
+    root = click.Context(cli, info_name="insights", terminal_width=100, **cli.context_settings)
+    parts = [
+        "# insights: command line reference\n\n",
+        "Generated from `--help` by `insights reference > docs/cli.md`; a test fails when it drifts.\n",
+        f"\n## insights\n\n```text\n{cli.get_help(root)}\n```\n",
+    ]
+    for name, command in sorted(cli.commands.items()):
+        context = click.Context(command, info_name=name, parent=root, terminal_width=100, **command.context_settings)
+        parts.append(f"\n## insights {name}\n\n```text\n{command.get_help(context)}\n```\n")
+    return "".join(parts)
 
 
 def main(argv: list[str] | None = None) -> None:

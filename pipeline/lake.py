@@ -251,9 +251,11 @@ class Lake:
         self._write(name, stamped.to_arrow(), {"insights.snapshot_at": _text(landing.extracted_at)})
         snapshots.append({"file": name, "at": _text(landing.extracted_at)})
         landing.rows[entity.name] = new.height
-        self._snapshot_affects(entity, old, new, landing)
+        self._snapshot_affects(entity, old, new, landing, state)
 
-    def _snapshot_affects(self, entity: Entity, old: pl.DataFrame | None, new: pl.DataFrame, landing: Landing) -> None:
+    def _snapshot_affects(
+        self, entity: Entity, old: pl.DataFrame | None, new: pl.DataFrame, landing: Landing, state: dict
+    ) -> None:
         """Widen ``landing.affects_from`` by what a changed snapshot can change.
 
         The trends read ``feature_environments`` nowhere; ``project_members`` snapshots count from
@@ -270,9 +272,33 @@ class Lake:
         if not entity.time_columns:
             landing.changes_everything = True
             return
-        first = earliest_changed_instant(entity, old if old is not None else new.clear(), new)
+        old = old if old is not None else new.clear()
+        if entity.name == "features":
+            old, new = (self._without_fallbacks(frame, state) for frame in (old, new))
+        first = earliest_changed_instant(entity, old, new)
         if first is not None:
             self._record(landing, entity.name, None, first)
+
+    def _without_fallbacks(self, features: pl.DataFrame, state: dict) -> pl.DataFrame:
+        """Features with the columns blanked that events decide for flags whose creation event landed.
+
+        For such a flag the snapshot's project, type, stale and archived_at are only fallbacks the
+        trends never read, so their changes (a stale toggle on an old flag) must not reach back to
+        the flag's creation; its events carry the change from their own instants.
+        """
+        paths = [str(self.root / name) for name in state["entities"].get("events", {}).get("files", [])]
+        if not paths or features.height == 0:
+            return features
+        created = (
+            pl.scan_parquet(paths)
+            .filter(pl.col("type").is_in(["feature-created", "feature-import"]))
+            .select("feature_name")
+            .unique()
+            .collect()["feature_name"]
+        )
+        covered = pl.col("name").is_in(created.implode())
+        fallbacks = ("project", "type", "stale", "archived_at")
+        return features.with_columns([pl.when(covered).then(None).otherwise(pl.col(c)).alias(c) for c in fallbacks])
 
     @staticmethod
     def _record(landing: Landing, entity: str, rows: int | None, first: dt.datetime | None) -> None:

@@ -91,6 +91,7 @@ class _Simulation:
         self.activity: list[tuple] = []
         self.flags: dict[str, _Flag] = {}
         self.users: list[_User] = []
+        # (project, user) -> since: direct project roles, and roles through a group
         self.memberships: dict[tuple[str, int], dt.datetime] = {}
         self.enabled_spans: list[tuple[str, str, dt.datetime, dt.datetime | None]] = []
         self.agenda: list[tuple] = []
@@ -176,7 +177,21 @@ class _Simulation:
         self._event(at, "user-created")
         projects = [p["id"] for p in self.s["projects"]]
         for project in self.rng.sample(projects, k=self.rng.randint(0, 2)):
-            self.memberships.setdefault((project, user.id), at + dt.timedelta(days=self.rng.randint(0, 10)))
+            self._join(project, user.id, at + dt.timedelta(days=self.rng.randint(0, 10)))
+        if self.rng.random() < rates["group_join_share"]:
+            group = self.rng.choice(self.s["groups"])
+            joined = at + dt.timedelta(days=self.rng.randint(0, 30))
+            for project in group["projects"]:
+                self._join(project, user.id, joined)
+
+    def _join(self, project: str, user_id: int, when: dt.datetime) -> None:
+        """A project role from ``when`` (or the project's creation); the earliest role counts."""
+        created = dt.datetime.fromisoformat(self._project(project)["created"] + "T08:30:00+00:00")
+        since = max(when, created)
+        self.memberships[(project, user_id)] = min(since, self.memberships.get((project, user_id), since))
+
+    def _project(self, project: str) -> dict:
+        return next(p for p in self.s["projects"] if p["id"] == project)
 
     def _on_project_created(self, at: dt.datetime, project: str) -> None:
         self._event(at, "project-created", project=project)

@@ -1,0 +1,86 @@
+"""The command line: help everywhere, one-line errors with the right exit codes, results on stdout."""
+
+import json
+
+import pytest
+
+from pipeline.cli import cli, main
+from tests.instance import Instance
+
+
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["export"], ["backfill"], ["sample"]])
+def test_every_command_has_help(capsys, command):
+    code, out, _ = call(capsys, *command, "--help")
+    assert code == 0 and "Usage: insights" in out and len(out.splitlines()) > 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "--from", "2025-02-30", "--to", "2025-03-01"], "is not a day of the calendar"),
+        (["export", "--from", "31/01/2025"], "is not a day: write it as YYYY-MM-DD"),
+        (["export", "--from", "2025-03-02", "--to", "2025-03-01"], "--from 2025-03-02 is after --to 2025-03-01"),
+        (["backfill", "--from", "2025-03-02", "--to", "2025-03-01"], "is after --to"),
+        (["run", "--source", "mysql://nowhere"], "unknown source 'mysql://nowhere'"),
+        (["run", "--date", "yesterday"], "is not a day"),
+        (["backfill", "--to", "2025-03-01"], "Missing option '--from'"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(capsys, args, message):
+    code, out, err = call(capsys, *args)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("insights: error: ") and message in err
+
+
+def test_a_failed_run_is_one_line_and_exit_1(capsys, tmp_path):
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "_state.json").write_text("{ not json")
+    code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
+    assert code == 1 and len(err.splitlines()) == 1 and "JSONDecodeError" in err
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "_state.json").write_text("{ not json")
+    code, _, err = call(capsys, "--debug", "export", "--from", "2025-01-01", "--to", "2025-01-02",
+                        "--data-dir", str(tmp_path))
+    assert code == 1 and "Traceback" in err
+
+
+def test_export_writes_the_document_to_stdout(capsys, tmp_path):
+    u = Instance()
+    u.project("p")
+    u.land(tmp_path)
+    code, out, _ = call(capsys, "export", "--from", "2025-01-06", "--to", "2025-01-07", "--data-dir", str(tmp_path))
+    assert code == 0
+    assert [r["date"] for r in json.loads(out)["flagTrends"]] == ["2025-01-06T23:59:59.999Z", "2025-01-07T23:59:59.999Z"]
+
+
+def test_export_writes_the_document_to_a_file(capsys, tmp_path):
+    u = Instance()
+    u.project("p")
+    u.land(tmp_path)
+    target = tmp_path / "out" / "doc.json"
+    code, out, _ = call(capsys, "export", "--from", "2025-01-06", "--to", "2025-01-06", "--data-dir", str(tmp_path),
+                        "--out", str(target))
+    assert code == 0 and out.strip() == str(target)
+    assert json.loads(target.read_text())["projectFlagTrends"][0]["project"] == "p"
+
+
+def test_the_cli_reference_matches_the_help():
+    from pathlib import Path
+
+    from pipeline.cli import cli_reference
+
+    reference = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert reference == cli_reference(), "docs/cli.md is stale: regenerate it with `insights reference > docs/cli.md`"
+    documented = {line.split()[2] for line in reference.splitlines() if line.startswith("## insights ")}
+    assert documented == set(cli.commands)

@@ -1,0 +1,15 @@
+"""The README's data dictionary names every column of every warehouse dataset."""
+
+import re
+from pathlib import Path
+
+from pipeline.warehouse import SCHEMAS
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_data_dictionary_documents_every_warehouse_column():
+    for trend, schema in SCHEMAS.items():
+        section = README.split(f"### `{trend}`", 1)[1].split("\n### ", 1)[0]
+        documented = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
+        assert documented == schema.names, trend

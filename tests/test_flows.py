@@ -1,0 +1,45 @@
+"""The Prefect flows, run through the command line under one temporary Prefect server."""
+
+import json
+
+import pytest
+
+from pipeline import document
+from pipeline.cli import main
+from tests.test_job import output_bytes
+
+
+@pytest.fixture(scope="module")
+def prefect():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def insights(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0, err
+    return out
+
+
+def test_run_lands_the_sample_builds_and_writes_a_valid_document(prefect, capsys, tmp_path):
+    out = insights(capsys, "run", "--data-dir", str(tmp_path), "--date", "2024-03-10")
+    path = out.strip().splitlines()[-1]
+    assert path == str(tmp_path / "documents" / "insights_2024-02-10_2024-03-10.json")
+    doc = json.loads(open(path, encoding="utf-8").read())
+    document.validate(doc)
+    assert all(doc[array] for array in doc), {k: len(v) for k, v in doc.items()}
+    manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    assert [(m["command"], m["status"]) for m in manifests] == [("run", "succeeded")]
+    assert manifests[0]["steps"]["land"]["rows"]["events"] > 100
+
+
+def test_backfill_rewrites_a_range_with_the_same_bytes(prefect, capsys, tmp_path):
+    insights(capsys, "run", "--data-dir", str(tmp_path), "--date", "2024-02-04")
+    before = output_bytes(tmp_path)
+    out = insights(capsys, "backfill", "--from", "2024-01-15", "--to", "2024-02-04", "--data-dir", str(tmp_path))
+    assert out.startswith("24 partitions rebuilt")
+    assert output_bytes(tmp_path) == before

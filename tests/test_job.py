@@ -1,0 +1,121 @@
+"""The job's steps: idempotent runs, incremental rebuilds, backfills and exports."""
+
+import datetime as dt
+import hashlib
+import json
+
+import pyarrow.parquet as pq
+
+from pipeline import document, job
+from pipeline.sources.sample import SampleSource
+from pipeline.warehouse import Warehouse
+from tests.instance import Instance
+
+AS_OF = dt.date(2024, 3, 10)
+
+
+def run(data_dir, as_of: dt.date, source=None) -> None:
+    """What the run flow does, without Prefect."""
+    job.land(data_dir, source or SampleSource(as_of))
+    job.build(data_dir, job.plan_run(data_dir, as_of))
+    first, last = dt.date(2024, 2, 10), as_of
+    document.write(data_dir, data_dir / "documents" / "insights.json", job.export(data_dir, first, last))
+
+
+def output_bytes(data_dir) -> dict[str, str]:
+    return {
+        str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in ("warehouse", "documents", "lake") for p in sorted((data_dir / folder).rglob("*")) if p.is_file()
+    }
+
+
+def test_running_twice_with_the_same_inputs_leaves_the_same_bytes(tmp_path):
+    run(tmp_path, AS_OF)
+    first = output_bytes(tmp_path)
+    run(tmp_path, AS_OF)
+    assert output_bytes(tmp_path) == first
+    assert any(name.startswith("warehouse/project_flag_trends/week=2024-10") for name in first)
+
+
+def test_a_run_builds_every_partition_from_the_lakes_first_day(tmp_path):
+    run(tmp_path, AS_OF)
+    index = Warehouse(tmp_path).index
+    assert min(index["day"]) == "2024-01-01" and max(index["day"]) == "2024-03-10"
+    assert min(index["week"]) == "2024-01" and max(index["week"]) == "2024-10"
+
+
+def test_every_warehouse_file_names_its_build(tmp_path):
+    run(tmp_path, AS_OF)
+    path = tmp_path / "warehouse" / "flag_trends" / "day=2024-03-01" / "part-0.parquet"
+    metadata = pq.read_schema(path).metadata
+    build = json.loads(metadata[b"insights.build"])
+    assert build["partition"] == "day=2024-03-01" and build["snapshot_at"] == "2024-03-01T23:59:59.999000+00:00"
+    assert metadata[b"insights.run"].decode() == f"build-g{build['input_generation']}-{build['code_version']}"
+
+
+def day_instance() -> Instance:
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.user(1, "2025-01-01T09:00")
+    return u
+
+
+def test_new_data_rebuilds_only_the_partitions_it_can_change(tmp_path):
+    u = day_instance()
+    u.land(tmp_path)
+    job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 19)))
+    u.stale("a", "2025-01-15T10:00")
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    stale = job.plan_run(tmp_path, dt.date(2025, 1, 19))
+    assert sorted(p.key for p in stale) == ["2025-01-15", "2025-01-16", "2025-01-17", "2025-01-18", "2025-01-19", "2025-03"]
+
+
+def test_a_later_date_rebuilds_the_current_week_and_adds_the_new_days(tmp_path):
+    u = day_instance()
+    u.land(tmp_path)
+    job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 14)))
+    assert sorted(p.key for p in job.plan_run(tmp_path, dt.date(2025, 1, 15))) == ["2025-01-15", "2025-03"]
+
+
+def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(tmp_path):
+    u = day_instance()
+    u.stale("a", "2025-01-08T10:00")
+    for data_dir in (tmp_path / "daily", tmp_path / "backfill"):
+        u.land(data_dir)
+    for offset in range(10):
+        as_of = dt.date(2025, 1, 6) + dt.timedelta(days=offset)
+        job.build(tmp_path / "daily", job.plan_run(tmp_path / "daily", as_of))
+    job.build(tmp_path / "backfill", job.plan_backfill(tmp_path / "backfill", dt.date(2024, 12, 2), dt.date(2025, 1, 15)))
+    daily, backfill = output_bytes(tmp_path / "daily"), output_bytes(tmp_path / "backfill")
+    assert {k: v for k, v in daily.items() if k.startswith("warehouse")} == {
+        k: v for k, v in backfill.items() if k.startswith("warehouse")
+    }
+
+
+def test_export_builds_what_the_warehouse_lacks_and_leaves_later_weeks_alone(tmp_path):
+    u = day_instance()
+    u.land(tmp_path)
+    job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 19)))
+    week = tmp_path / "warehouse" / "project_flag_trends" / "week=2025-03" / "part-0.parquet"
+    before = week.read_bytes()
+    doc = job.export(tmp_path, dt.date(2025, 1, 13), dt.date(2025, 1, 15))
+    assert {r["date"] for r in doc["projectFlagTrends"]} == {"2025-01-15T23:59:59.999Z"}
+    assert week.read_bytes() == before
+
+
+def test_the_sample_run_gives_seven_non_empty_arrays(tmp_path):
+    run(tmp_path, AS_OF)
+    doc = json.loads((tmp_path / "documents" / "insights.json").read_text())
+    assert all(doc[array] for array in doc), {k: len(v) for k, v in doc.items()}
+
+
+def test_an_export_source_lands_what_the_sample_wrote(tmp_path):
+    from pipeline.sources.export_dir import ExportDirSource
+
+    job.land(tmp_path / "exported", SampleSource(AS_OF))
+    job.land(tmp_path / "copy", ExportDirSource(tmp_path / "exported"))
+    def data_files(data_dir):  # the state differs only in naming its source
+        return {k: v for k, v in output_bytes(data_dir).items() if k != "lake/_state.json"}
+
+    assert data_files(tmp_path / "copy") == data_files(tmp_path / "exported")

@@ -1,0 +1,87 @@
+"""The raw lake: landings are atomic, incremental and idempotent, and say what they can change."""
+
+import datetime as dt
+
+import pyarrow.parquet as pq
+
+from pipeline.entities import ENTITIES
+from pipeline.lake import Lake
+from tests.instance import Instance, at
+
+
+def base() -> Instance:
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-06T10:00")
+    u.user(1, "2025-01-01T09:00")
+    u.seen(1, "2025-01-06T09:00")
+    u.metrics("a", "web", "production", "2025-01-06T10:00", yes=1, no=0)
+    return u
+
+
+def test_landing_the_same_data_twice_adds_nothing(tmp_path):
+    u = base()
+    u.land(tmp_path)
+    state = (tmp_path / "lake" / "_state.json").read_bytes()
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    assert lake.generation == 1
+    assert (tmp_path / "lake" / "_state.json").read_bytes() == state
+
+
+def test_new_events_land_once_and_the_overlap_is_deduplicated(tmp_path):
+    u = base()
+    u.land(tmp_path)
+    u.stale("a", "2025-01-07T10:00")
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    events = pq.read_table(lake.files("events")).to_pylist()
+    assert [e["type"] for e in events] == ["project-created", "feature-created", "feature-stale-on"]
+    assert len({e["id"] for e in events}) == 3
+    assert lake.landings[-1]["rows"]["events"] == 1
+    assert lake.landings[-1]["affects_from"] == "2025-01-07T10:00:00+00:00"
+
+
+def test_a_growing_metrics_hour_replaces_the_days_file(tmp_path):
+    u = base()
+    u.land(tmp_path)
+    u.hourly = [("a", "web", "production", at("2025-01-06T10:00"), 5, 2)]
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    files = lake.day_files("client_metrics", dt.date(2025, 1, 6), dt.date(2025, 1, 6))
+    assert len(files) == 1 and "g000002" in files[0]
+    assert [(r["yes"], r["no"]) for r in pq.read_table(files[0]).to_pylist()] == [(5, 2)]
+
+
+def test_an_unchanged_snapshot_is_not_landed_again_but_a_changed_one_is(tmp_path):
+    u = base()
+    u.land(tmp_path)
+    u.user(2, "2025-02-01T09:00")
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    assert len(lake.snapshot_files("users")) == 2
+    assert len(lake.snapshot_files("features")) == 1
+    assert lake.landings[-1]["affects_from"] == "2025-02-01T09:00:00+00:00"
+
+
+def test_a_users_last_login_changing_does_not_reach_back_in_time(tmp_path):
+    u = base()
+    u.land(tmp_path)
+    u.users[1]["seen_at"] = at("2025-12-30T09:00")
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    assert lake.landings[-1]["affects_from"] is None or lake.landings[-1]["affects_from"] >= "2025-12-30"
+
+
+def test_files_of_a_landing_that_never_committed_are_removed(tmp_path):
+    u = base()
+    lake = u.land(tmp_path)
+    orphan = tmp_path / "lake" / "events" / "g000002.parquet"
+    orphan.write_bytes(b"half written")
+    u.stale("a", "2025-01-07T10:00")
+    lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    assert pq.read_table(orphan).num_rows == 1  # rewritten whole by the landing that committed it
+    assert lake.generation == 2
+
+
+def test_no_lake_entity_has_a_column_for_personal_data():
+    personal = {"username", "email", "image_url", "password_hash", "email_hash", "ip", "client_ip", "created_by",
+                "parameters", "constraints", "data", "pre_data", "scim_id", "seat_type"}
+    for entity in ENTITIES.values():
+        assert personal.isdisjoint(entity.schema.names), entity.name
+    assert ENTITIES["users"].schema.names == ["id", "created_at", "seen_at", "deleted_at", "is_service", "is_system"]
