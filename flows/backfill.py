@@ -5,18 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NONE
+from prefect import flow
 
+from flows.tasks import build_partitions
 from pipeline import job
 from pipeline.manifest import RunManifest
 from pipeline.warehouse import Partition
-
-
-@task(task_run_name="backfill-{label}", cache_policy=NONE)
-def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> dict[str, int]:
-    written = job.build(Path(data_dir), partitions)
-    return {f"{p.grain}={p.key}": sum(rows.values()) for p, rows in written.items()}
 
 
 @flow(name="insights-backfill", flow_run_name="insights-backfill-{first}-{last}")

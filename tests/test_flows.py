@@ -35,6 +35,16 @@ def test_run_lands_the_sample_builds_and_writes_a_valid_document(prefect, capsys
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
     assert [(m["command"], m["status"]) for m in manifests] == [("run", "succeeded")]
     assert manifests[0]["steps"]["land"]["rows"]["events"] > 100
+    assert manifests[0]["steps"]["land"]["watermarks"]["events"] == manifests[0]["steps"]["land"]["rows"]["events"]
+    assert manifests[0]["steps"]["document"]["checks"] == {"instanceInsightsSchema": "passed"}
+    assert sum(manifests[0]["steps"]["build"]["partitions"].values()) > 0
+
+
+def test_running_twice_through_prefect_leaves_the_same_bytes(prefect, capsys, tmp_path):
+    insights(capsys, "run", "--data-dir", str(tmp_path), "--date", "2024-01-21", "--seed", "5")
+    first = output_bytes(tmp_path)
+    insights(capsys, "run", "--data-dir", str(tmp_path), "--date", "2024-01-21", "--seed", "5")
+    assert output_bytes(tmp_path) == first
 
 
 def test_backfill_rewrites_a_range_with_the_same_bytes(prefect, capsys, tmp_path):
