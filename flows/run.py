@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.tasks import build_partitions, land_raw_data, plan_partitions, write_document
+from flows.tasks import build_partitions, land_raw_data, plan_partitions, source_retries, write_document
 from pipeline import calendar
 from pipeline.manifest import RunManifest
 
@@ -19,7 +19,7 @@ def insights_run(date: dt.date | None = None, source: str = "sample", data_dir: 
     manifest = RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": source, "seed": seed})
     try:
         with manifest.step("land") as step:
-            step.update(land_raw_data(data_dir, source, as_of, seed))
+            step.update(land_raw_data.with_options(**source_retries())(data_dir, source, as_of, seed))
         with manifest.step("build") as step:
             partitions = plan_partitions(data_dir, as_of)
             step["partitions"] = build_partitions(data_dir, partitions, f"{len(partitions)}-partitions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from prefect import task
@@ -14,7 +15,15 @@ from pipeline.sources import open_source
 from pipeline.warehouse import Partition
 
 
-@task(retries=3, retry_delay_seconds=[2, 10, 30], task_run_name="land-{source}", cache_policy=NONE)
+def source_retries() -> dict:
+    """Retries of the steps that talk to the source: INSIGHTS_SOURCE_RETRIES (default 3) after
+    INSIGHTS_SOURCE_RETRY_DELAYS seconds (default "2,10,30", the last repeated)."""
+    retries = int(os.environ.get("INSIGHTS_SOURCE_RETRIES", "3"))
+    delays = [float(d) for d in os.environ.get("INSIGHTS_SOURCE_RETRY_DELAYS", "2,10,30").split(",")]
+    return {"retries": retries, "retry_delay_seconds": (delays + delays[-1:] * retries)[:retries] or 0}
+
+
+@task(task_run_name="land-{source}", cache_policy=NONE)
 def land_raw_data(data_dir: str, source: str, as_of: dt.date, seed: int) -> dict:
     """Land everything new from the source; retried, since it is the step that talks to the source."""
     landing = job.land(Path(data_dir), open_source(source, as_of, seed))

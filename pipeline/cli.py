@@ -72,7 +72,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     default="sample",
     envvar="INSIGHTS_SOURCE",
     show_default=True,
-    help="`sample`, a postgresql:// URL, or an export directory (env INSIGHTS_SOURCE).",
+    help="`sample`, a postgresql:// URL (password there or in PGPASSWORD), or an export directory "
+    "(env INSIGHTS_SOURCE).",
 )
 @data_dir_option
 @click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")
@@ -84,9 +85,15 @@ def run(source: str, data_dir: Path, date: dt.date | None, seed: int) -> None:
     temporary one, which takes some seconds). Prints the document's path.
     """
     from pipeline.sources import open_source
+    from pipeline.sources.postgres import without_password
 
     as_of = date or calendar.today()
     open_source(source, as_of, seed)
+    if source.startswith(("postgresql://", "postgres://")):
+        # the password travels in the environment, never as a (recorded) flow parameter
+        source, password = without_password(source)
+        if password:
+            os.environ["PGPASSWORD"] = password
     from flows.run import insights_run
 
     result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed)
@@ -169,7 +176,7 @@ def cli_reference() -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``insights`` console script."""
     from pipeline.document import InvalidDocument
-    from pipeline.sources import SourceError
+    from pipeline.sources import SourceError, UnknownSource
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
@@ -178,8 +185,10 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
-    except (calendar.CalendarError, SourceError) as error:
+    except (calendar.CalendarError, UnknownSource) as error:
         _fail(str(error), 2, debug)
+    except SourceError as error:
+        _fail(str(error), 1, debug)
     except click.Abort:
         _fail("aborted", 1, debug)
     except InvalidDocument as error:

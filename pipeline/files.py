@@ -52,6 +52,64 @@ def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[
     write_atomically(data_dir, target, lambda path: pq.write_table(table, path, **PARQUET_OPTIONS))
 
 
+class ParquetSink:
+    """One Parquet file written batch by batch in staging, published whole by ``commit``.
+
+    Rows are buffered into row groups of up to ``ROW_GROUP`` rows, so memory holds one row group at
+    a time whatever the file's size. A sink that received no rows publishes nothing.
+    """
+
+    ROW_GROUP = 1_000_000
+
+    def __init__(self, data_dir: Path, target: Path, schema: pa.Schema, metadata: dict[str, str] | None = None):
+        self.data_dir, self.target = data_dir, target
+        self.schema = schema.with_metadata({**(schema.metadata or {}), **(metadata or {})}) if metadata else schema
+        self.staged = staging_dir(data_dir) / f"{uuid.uuid4().hex}.parquet"
+        self.writer: pq.ParquetWriter | None = None
+        self.buffer: list[pa.Table] = []
+        self.buffered = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Add rows (an Arrow table with the sink's columns)."""
+        if table.num_rows == 0:
+            return
+        self.buffer.append(table.cast(self.schema))
+        self.buffered += table.num_rows
+        self.rows += table.num_rows
+        if self.buffered >= self.ROW_GROUP:
+            self._flush()
+
+    def commit(self) -> int:
+        """Publish the file atomically (when it has rows); returns its row count."""
+        try:
+            if self.rows:
+                self._flush()
+                self.writer.close()
+                with open(self.staged, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                publish(self.staged, self.target)
+            return self.rows
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop whatever was staged."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.staged.unlink(missing_ok=True)
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.staged, self.schema, **{k: v for k, v in PARQUET_OPTIONS.items()
+                                                                       if k != "row_group_size"})
+        self.writer.write_table(pa.concat_tables(self.buffer), row_group_size=PARQUET_OPTIONS["row_group_size"])
+        self.buffer, self.buffered = [], 0
+
+
 def json_text(document: Any) -> str:
     """Canonical JSON: two-space indent, UTF-8 characters as they are, a trailing newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -22,7 +22,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -125,28 +125,28 @@ class Lake:
     def land(self, session: SourceSession, source: str) -> Landing:
         """Land every entity from one source session as one generation, then commit it.
 
-        Nothing is visible until the state file is replaced, which happens last; a landing that
-        adds nothing commits nothing.
+        Append-only and day-partitioned entities stream batch by batch; nothing is visible until
+        the state file is replaced, which happens last; a landing that adds nothing commits nothing.
         """
         self._remove_orphans()
         generation = self.generation + 1
         landing = Landing(generation, session.extracted_at, source)
         state = json.loads(json.dumps(self.state))
         for entity in ENTITIES.values():
-            batches = session.read(entity.name, self._since(entity))
+            since = self._since(entity)
+            batches = session.read(entity.name, since)
             if batches is None:
                 if not entity.optional:
                     raise ValueError(f"source {source} has no {entity.name!r} table, which the lake needs")
                 landing.absent.append(entity.name)
                 continue
-            table = _as_table(entity, batches)
             lander = {
                 "events": self._land_events,
                 "activity": self._land_activity,
                 "daily_files": self._land_daily_files,
                 "snapshot": self._land_snapshot,
             }[entity.kind]
-            lander(entity, table, landing, state)
+            lander(entity, _frames(entity, batches), since, landing, state)
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
             return landing
@@ -179,69 +179,97 @@ class Lake:
             return dt.date.fromisoformat(mark) - dt.timedelta(days=1)
         return None
 
-    def _land_events(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
-        if table.num_rows == 0:
-            return
-        frame = pl.from_arrow(table).unique("id", keep="first", maintain_order=True)
-        known = self._existing(entity, pl.col("id") >= frame["id"].min(), ["id"])
-        new = frame.join(known, on="id", how="anti").sort("id")
-        if new.height == 0:
-            return
-        name = f"{entity.name}/g{landing.generation:06d}.parquet"
-        self._write(name, new.to_arrow().cast(entity.schema), {})
-        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
-        state["watermarks"][entity.name] = max(int(new["id"].max()), state["watermarks"].get(entity.name) or 0)
-        self._record(landing, entity.name, new.height, new["created_at"].min())
-
-    def _land_activity(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
-        if table.num_rows == 0:
-            return
-        frame = pl.from_arrow(table).drop_nulls(["user_id", "seen_at"]).unique(maintain_order=True)
-        known = self._existing(entity, pl.col("seen_at") >= frame["seen_at"].min(), list(entity.key))
-        new = frame.join(known, on=list(entity.key), how="anti", nulls_equal=True).sort(list(entity.key))
-        if new.height == 0:
-            return
-        name = f"{entity.name}/g{landing.generation:06d}.parquet"
-        self._write(name, new.to_arrow().cast(entity.schema), {})
-        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
-        latest = max(new["seen_at"].max(), _instant(state["watermarks"].get(entity.name)) or new["seen_at"].max())
-        state["watermarks"][entity.name] = _text(latest)
-        self._record(landing, entity.name, new.height, new["seen_at"].min())
-
-    def _land_daily_files(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
-        if table.num_rows == 0:
-            return
+    def _land_appended(self, entity: Entity, frames: Iterator[pl.DataFrame], since: object | None,
+                       landing: Landing, state: dict) -> None:
+        """Append the rows not yet in the lake (by key) as one new file, streaming."""
         key = list(entity.key)
-        incoming = pl.from_arrow(table).unique(key, keep="last", maintain_order=True)
-        day_of = pl.col(entity.time_column).cast(pl.Date) if entity.time_column != "date" else pl.col("date")
-        incoming = incoming.with_columns(day_of.alias("_day"))
+        column = "id" if entity.kind == "events" else entity.time_column
+        known = self._existing(entity, pl.col(column) >= since if since is not None else pl.lit(True), key)
+        name = f"{entity.name}/g{landing.generation:06d}.parquet"
+        sink = files.ParquetSink(self.data_dir, self.root / name, entity.schema)
+        first = last = None
+        try:
+            for frame in frames:
+                new = frame.drop_nulls(key).unique(key, keep="first", maintain_order=True)
+                new = new.join(known, on=key, how="anti", nulls_equal=True).sort(key)
+                if new.height == 0:
+                    continue
+                known = pl.concat([known, new.select(key)])
+                sink.write(new.to_arrow())
+                low, high = new[entity.time_column].min(), new[column].max()
+                first = low if first is None else min(first, low)
+                last = high if last is None else max(last, high)
+            rows = sink.commit()
+        except BaseException:
+            sink.discard()
+            raise
+        if not rows:
+            return
+        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
+        previous = state["watermarks"].get(entity.name)
+        if entity.kind == "events":
+            state["watermarks"][entity.name] = max(int(last), previous or 0)
+        else:
+            state["watermarks"][entity.name] = _text(max(last, _instant(previous) or last))
+        self._record(landing, entity.name, rows, first)
+
+    _land_events = _land_activity = _land_appended
+
+    def _land_daily_files(self, entity: Entity, frames: Iterator[pl.DataFrame], since: object | None,
+                          landing: Landing, state: dict) -> None:
+        """Merge incoming rows into their days' files, one day in memory at a time.
+
+        Rows should arrive in time order (each source sorts them); a day is written as soon as a
+        later day's rows start, and written again if more of its rows come after all.
+        """
         days = state["entities"].setdefault(entity.name, {}).setdefault("days", {})
-        changed_rows, earliest = 0, None
-        for (day,), part in incoming.partition_by("_day", as_dict=True, maintain_order=True).items():
-            part = part.drop("_day")
-            existing_name = days.get(day.isoformat())
-            existing = pl.read_parquet(self.root / existing_name) if existing_name else part.clear()
-            merged = pl.concat([existing.join(part.select(key), on=key, how="anti"), part]).sort(key)
-            changed = merged.join(existing, on=merged.columns, how="anti", nulls_equal=True)
-            if changed.height == 0:
-                continue
-            name = f"{entity.name}/day={day.isoformat()}/g{landing.generation:06d}.parquet"
-            self._write(name, merged.to_arrow().cast(entity.schema), {})
-            days[day.isoformat()] = name
-            changed_rows += changed.height
-            first = changed[entity.time_column].min()
-            first = first if isinstance(first, dt.datetime) else _start(first)
-            earliest = first if earliest is None else min(earliest, first)
-        if changed_rows:
-            latest = incoming[entity.time_column].max()
-            previous = state["watermarks"].get(entity.name)
-            text = latest.isoformat() if isinstance(latest, dt.date) and not isinstance(latest, dt.datetime) else _text(latest)
-            state["watermarks"][entity.name] = max(text, previous) if previous else text
-            self._record(landing, entity.name, changed_rows, earliest)
+        pending: dict[dt.date, list[pl.DataFrame]] = {}
+        totals = {"rows": 0, "first": None, "last": None}
 
-    def _land_snapshot(self, entity: Entity, table: pa.Table, landing: Landing, state: dict) -> None:
+        def flush(day: dt.date) -> None:
+            part = pl.concat(pending.pop(day)).unique(list(entity.key), keep="last", maintain_order=True)
+            self._merge_day(entity, day, part, days, landing, totals)
+
+        for frame in frames:
+            day_of = pl.col(entity.time_column).cast(pl.Date) if entity.time_column != "date" else pl.col("date")
+            frame = frame.with_columns(day_of.alias("_day"))
+            for (day,), part in frame.partition_by("_day", as_dict=True, maintain_order=True).items():
+                pending.setdefault(day, []).append(part.drop("_day"))
+            newest = frame["_day"].max()
+            for day in [d for d in pending if d < newest]:
+                flush(day)
+        for day in sorted(pending):
+            flush(day)
+        if totals["rows"]:
+            latest = totals["last"]
+            text = latest.isoformat() if not isinstance(latest, dt.datetime) else _text(latest)
+            previous = state["watermarks"].get(entity.name)
+            state["watermarks"][entity.name] = max(text, previous) if previous else text
+            self._record(landing, entity.name, totals["rows"], totals["first"])
+
+    def _merge_day(self, entity: Entity, day: dt.date, part: pl.DataFrame, days: dict, landing: Landing,
+                   totals: dict) -> None:
         key = list(entity.key)
-        new = pl.from_arrow(table).unique(maintain_order=True).sort(key, nulls_last=True)
+        existing_name = days.get(day.isoformat())
+        existing = pl.read_parquet(self.root / existing_name) if existing_name else part.clear()
+        merged = pl.concat([existing.join(part.select(key), on=key, how="anti", nulls_equal=True), part]).sort(key)
+        changed = merged.join(existing, on=merged.columns, how="anti", nulls_equal=True)
+        latest = part[entity.time_column].max()
+        totals["last"] = latest if totals["last"] is None else max(totals["last"], latest)
+        if changed.height == 0:
+            return
+        name = f"{entity.name}/day={day.isoformat()}/g{landing.generation:06d}.parquet"
+        self._write(name, merged.to_arrow().cast(entity.schema), {})
+        days[day.isoformat()] = name
+        first = changed[entity.time_column].min()
+        first = first if isinstance(first, dt.datetime) else _start(first)
+        totals["rows"] += changed.height
+        totals["first"] = first if totals["first"] is None else min(totals["first"], first)
+
+    def _land_snapshot(self, entity: Entity, frames: Iterator[pl.DataFrame], since: object | None,
+                       landing: Landing, state: dict) -> None:
+        key = list(entity.key)
+        new = pl.concat(list(frames) or [_empty_frame(entity)]).unique(maintain_order=True).sort(key, nulls_last=True)
         snapshots = state["entities"].setdefault(entity.name, {}).setdefault("snapshots", [])
         old = pl.read_parquet(self.root / snapshots[-1]["file"]).drop(SNAPSHOT_STAMP) if snapshots else None
         if old is not None and old.equals(new):
@@ -309,7 +337,7 @@ class Lake:
 
     def _existing(self, entity: Entity, predicate: pl.Expr, columns: list[str]) -> pl.DataFrame:
         paths = self.files(entity.name)
-        schema = {c: pl.from_arrow(entity.schema.empty_table()).schema[c] for c in columns}
+        schema = {c: _empty_frame(entity).schema[c] for c in columns}
         if not paths:
             return pl.DataFrame(schema=schema)
         return pl.scan_parquet(paths).filter(predicate).select(columns).collect()
@@ -364,13 +392,17 @@ def earliest_changed_instant(entity: Entity, old: pl.DataFrame, new: pl.DataFram
     return both.select(pl.min_horizontal(candidates).min()).item()
 
 
-def _as_table(entity: Entity, batches: Iterable[pa.RecordBatch] | pa.Table) -> pa.Table:
+def _frames(entity: Entity, batches: Iterable[pa.RecordBatch] | pa.Table) -> Iterator[pl.DataFrame]:
+    """The source's batches as frames with exactly the entity's columns and types."""
     if isinstance(batches, pa.Table):
-        return conform(entity, batches)
-    batches = list(batches)
-    if not batches:
-        return entity.schema.empty_table()
-    return conform(entity, pa.Table.from_batches(batches))
+        batches = batches.to_batches()
+    for batch in batches:
+        if batch.num_rows:
+            yield pl.from_arrow(conform(entity, pa.Table.from_batches([batch])))
+
+
+def _empty_frame(entity: Entity) -> pl.DataFrame:
+    return pl.from_arrow(entity.schema.empty_table())
 
 
 def _text(instant: dt.datetime | None) -> str | None:

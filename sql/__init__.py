@@ -1,1 +1,1 @@
-"""One DuckDB query per file, named after what it returns."""
+"""One query per file: DuckDB queries over the lake and its trends, PostgreSQL queries (unleash/) against an Unleash database."""

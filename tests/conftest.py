@@ -12,3 +12,20 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="insights-prefect-home-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ.pop("PREFECT_API_URL", None)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster; skipped only where PostgreSQL is truly absent, never in CI."""
+    from tests import postgres_server
+
+    if postgres_server.binaries() is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres_server.cluster() as cluster:
+        yield cluster

@@ -53,3 +53,42 @@ def test_backfill_rewrites_a_range_with_the_same_bytes(prefect, capsys, tmp_path
     out = insights(capsys, "backfill", "--from", "2024-01-15", "--to", "2024-02-04", "--data-dir", str(tmp_path))
     assert out.startswith("24 partitions rebuilt")
     assert output_bytes(tmp_path) == before
+
+
+def test_run_from_postgres_never_records_the_password(prefect, capsys, postgres, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from tests.postgres_server import PASSWORD
+    from tests.test_postgres import UNLEASH
+
+    url = postgres.create_database("unleash_flow", UNLEASH / "schema.sql", UNLEASH / "instance.sql")
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--source", url, "--data-dir", str(tmp_path), "--date", "2025-03-03"])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0, err
+    doc = json.loads(open(out.strip().splitlines()[-1], encoding="utf-8").read())
+    assert [r["total"] for r in doc["userTrends"]][-1] == 4
+    manifest = next((tmp_path / "runs").glob("*.json")).read_text()
+    assert PASSWORD not in manifest and PASSWORD not in err and PASSWORD not in out
+    assert f"postgresql://insights@127.0.0.1:{postgres.port}/unleash_flow" in manifest
+    with get_client(sync_client=True) as client:
+        recorded = [json.dumps(run.parameters) for run in client.read_flow_runs()]
+    assert recorded and not any(PASSWORD in p for p in recorded)
+
+
+def test_an_unreachable_database_is_retried_then_fails_with_one_line(prefect, capsys, tmp_path, monkeypatch):
+    import adbc_driver_postgresql.dbapi as adbc
+
+    attempts = []
+    connect = adbc.connect
+    monkeypatch.setattr(adbc, "connect", lambda *a, **k: attempts.append(1) or connect(*a, **k))
+    monkeypatch.setenv("INSIGHTS_SOURCE_RETRIES", "2")
+    monkeypatch.setenv("INSIGHTS_SOURCE_RETRY_DELAYS", "0")
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--source", "postgresql://insights:hunter2-pw@127.0.0.1:9/unleash", "--data-dir", str(tmp_path)])
+    _, err = capsys.readouterr()
+    last = err.strip().splitlines()[-1]
+    assert exit_.value.code == 1 and len(attempts) == 3
+    assert last.startswith("insights: error: cannot connect to the Unleash database at postgresql://127.0.0.1:9/unleash")
+    assert "hunter2-pw" not in err
+    assert not (tmp_path / "lake").exists()

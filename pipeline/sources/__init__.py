@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipeline.sources.base import Source, SourceError
+from pipeline.sources.base import Source, SourceError, UnknownSource
 
 
 def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:
@@ -18,9 +18,11 @@ def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:
 
         return SampleSource(as_of, seed)
     if spec.startswith(("postgresql://", "postgres://")):
-        raise SourceError("the PostgreSQL source is not part of this version yet: use `sample` or an export directory")
+        from pipeline.sources.postgres import PostgresSource
+
+        return PostgresSource(spec)
     if Path(spec).is_dir():
         from pipeline.sources.export_dir import ExportDirSource
 
         return ExportDirSource(Path(spec))
-    raise SourceError(f"unknown source {spec!r}: use `sample`, a postgresql:// URL or an export directory")
+    raise UnknownSource(f"unknown source {spec!r}: use `sample`, a postgresql:// URL or an export directory")

@@ -26,6 +26,10 @@ class SourceError(RuntimeError):
     """A source that cannot be read: its message is one line a user can act on."""
 
 
+class UnknownSource(SourceError):
+    """A source name that is neither ``sample``, a ``postgresql://`` URL nor an export directory."""
+
+
 class TableSession:
     """A source session over whole tables in memory, filtered by each entity's watermark."""
 

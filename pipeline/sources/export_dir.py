@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.entities import ENTITIES, SNAPSHOT_STAMP
 from pipeline.lake import STATE_FILE, Lake
-from pipeline.sources.base import SourceError, TableSession
+from pipeline.sources.base import SourceError, TableSession, UnknownSource
 
 
 class ExportDirSource:
@@ -28,7 +28,7 @@ class ExportDirSource:
         if (folder / "lake" / STATE_FILE).exists():
             folder = folder / "lake"
         if not (folder / STATE_FILE).exists():
-            raise SourceError(f"{folder} is not an export directory: it has no {STATE_FILE} (write one with `insights sample --out`)")
+            raise UnknownSource(f"{folder} is not an export directory: it has no {STATE_FILE} (write one with `insights sample --out`)")
         self.lake = Lake(folder.parent, root=folder)
         self.name = f"export-dir({folder})"
 

@@ -1,0 +1,3 @@
+-- feature_types: every flag type and its expected lifetime in days (null: never potentially stale).
+SELECT t.id AS id, t.lifetime_days::BIGINT AS lifetime_days
+FROM feature_types AS t

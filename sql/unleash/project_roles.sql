@@ -1,0 +1,6 @@
+-- project_roles: users holding a project role directly (root roles excluded). Grain: (project, user).
+SELECT ru.project AS project, ru.user_id::BIGINT AS user_id, min(ru.created_at) AS since
+FROM role_user AS ru
+JOIN roles AS r ON r.id = ru.role_id
+WHERE r.type <> 'root' AND ru.project IS NOT NULL
+GROUP BY ru.project, ru.user_id

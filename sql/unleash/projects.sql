@@ -1,0 +1,3 @@
+-- projects: every project. projects.created_at is a timestamp without time zone, stored in UTC.
+SELECT p.id AS id, p.created_at AT TIME ZONE 'UTC' AS created_at, p.archived_at AS archived_at
+FROM projects AS p
