@@ -1,4 +1,9 @@
-"""The run flow: land raw data, build what is missing or stale, write the document for the window."""
+"""The run flow: land raw data, build what is missing or stale, write the document for the window.
+
+Scheduled daily (``flows/serve.py``), a run's logical date comes from its scheduled time, not the
+wall clock: a late or retried run builds the day it was due for. Every partition missing since
+the last successful run is built too, so a run after missed days catches up.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,41 @@ import datetime as dt
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
-from flows.tasks import build_partitions, land_raw_data, plan_partitions, source_retries, write_document
+from flows.tasks import (
+    build_partitions,
+    land_raw_data,
+    plan_partitions,
+    resolve_source,
+    source_retries,
+    write_document,
+)
 from pipeline import calendar
 from pipeline.manifest import RunManifest
 
 
-@flow(name="insights-run", flow_run_name="insights-run-{date}", log_prints=True)
-def insights_run(date: dt.date | None = None, source: str = "sample", data_dir: str = "data", seed: int = 1) -> dict:
-    """Land, build every partition up to ``date`` that is missing or stale, and write the month's document."""
-    as_of = date or calendar.today()
-    manifest = RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": source, "seed": seed})
+def logical_date(scheduled: dt.datetime) -> dt.date:
+    """The day a run scheduled at ``scheduled`` builds up to: the last whole UTC day before it."""
+    return scheduled.astimezone(calendar.UTC).date() - dt.timedelta(days=1)
+
+
+def _run_name() -> str:
+    date = flow_run.parameters.get("date") or logical_date(flow_run.scheduled_start_time)
+    return f"insights-run-{date}"
+
+
+@flow(name="insights-run", flow_run_name=_run_name, log_prints=True)
+def insights_run(date: dt.date | None = None, source: str | None = None, data_dir: str = "data",
+                 seed: int = 1) -> dict:
+    """Land, build every partition up to ``date`` that is missing or stale, and write the month's document.
+
+    ``date`` defaults to the day before the run's scheduled time (UTC); ``source`` to
+    INSIGHTS_SOURCE, else the sample.
+    """
+    as_of = date or logical_date(flow_run.scheduled_start_time)
+    name = resolve_source(source, as_of, seed).name
+    manifest = RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed})
     try:
         with manifest.step("land") as step:
             step.update(land_raw_data.with_options(**source_retries())(data_dir, source, as_of, seed))
@@ -32,4 +61,4 @@ def insights_run(date: dt.date | None = None, source: str = "sample", data_dir: 
         raise
     record = manifest.finish("succeeded")
     get_run_logger().info("built %d partitions; document %s; manifest %s", len(partitions), path, record)
-    return {"document": path, "partitions": len(partitions), "manifest": str(record)}
+    return {"date": as_of.isoformat(), "document": path, "partitions": len(partitions), "manifest": str(record)}

@@ -1,9 +1,10 @@
-"""The Prefect tasks the flows share: each calls one library step with plain values."""
+"""The Prefect tasks the flows share: each calls one library step with plain values (keys, paths)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 
 from prefect import task
@@ -11,7 +12,7 @@ from prefect.cache_policies import NONE
 
 from pipeline import document, job
 from pipeline.lake import Lake
-from pipeline.sources import open_source
+from pipeline.sources import Source, open_source
 from pipeline.warehouse import Partition
 
 
@@ -23,10 +24,19 @@ def source_retries() -> dict:
     return {"retries": retries, "retry_delay_seconds": (delays + delays[-1:] * retries)[:retries] or 0}
 
 
-@task(task_run_name="land-{source}", cache_policy=NONE)
-def land_raw_data(data_dir: str, source: str, as_of: dt.date, seed: int) -> dict:
+def resolve_source(source: str | None, as_of: dt.date, seed: int) -> Source:
+    """The source a run reads: the one named, else INSIGHTS_SOURCE, else the sample.
+
+    A scheduled deployment passes no source, so a database URL (and its password) stays in the
+    serving process's environment and never becomes a recorded flow parameter.
+    """
+    return open_source(source or os.environ.get("INSIGHTS_SOURCE") or "sample", as_of, seed)
+
+
+@task(task_run_name="land-{as_of}", cache_policy=NONE)
+def land_raw_data(data_dir: str, source: str | None, as_of: dt.date, seed: int) -> dict:
     """Land everything new from the source; retried, since it is the step that talks to the source."""
-    landing = job.land(Path(data_dir), open_source(source, as_of, seed))
+    landing = job.land(Path(data_dir), resolve_source(source, as_of, seed))
     return {
         "generation": landing.generation if landing.changed else None,
         "rows": landing.rows,
@@ -41,11 +51,29 @@ def plan_partitions(data_dir: str, as_of: dt.date) -> list[Partition]:
     return job.plan_run(Path(data_dir), as_of)
 
 
+@task(task_run_name="prepare", cache_policy=NONE)
+def prepare_histories(data_dir: str) -> str:
+    """Compute the histories all partitions share, once; returns their folder."""
+    return job.prepare(Path(data_dir))
+
+
 @task(task_run_name="build-{label}", cache_policy=NONE)
 def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> dict[str, int]:
     """Build partitions in one pass; returns rows written per partition."""
     written = job.build(Path(data_dir), partitions)
     return {f"{p.grain}={p.key}": sum(rows.values()) for p, rows in written.items()}
+
+
+@task(task_run_name="build-{partition.grain}={partition.key}", cache_policy=NONE)
+def build_partition(data_dir: str, partition: Partition, prepared: str) -> dict:
+    """Build one partition from the prepared histories; returns its key, rows and seconds."""
+    began = time.perf_counter()
+    written = job.build(Path(data_dir), [partition], prepared)
+    return {
+        "partition": f"{partition.grain}={partition.key}",
+        "rows": sum(written[partition].values()),
+        "seconds": round(time.perf_counter() - began, 3),
+    }
 
 
 @task(task_run_name="document-{first}-{last}", cache_policy=NONE)

@@ -12,7 +12,9 @@ import logging
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -20,6 +22,18 @@ from pipeline import calendar
 
 DEFAULT_DATA_DIR = "data"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is when a record is emitted (it may be replaced meanwhile)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
 
 
 class Day(click.ParamType):
@@ -60,7 +74,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[_StderrHandler()],
         force=True,
     )
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -127,16 +141,72 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
 @click.option("--from", "first", type=DAY, required=True, help="First day to recompute.")
 @click.option("--to", "last", type=DAY, required=True, help="Last day to recompute (included).")
 @data_dir_option
-def backfill(first: dt.date, last: dt.date, data_dir: Path) -> None:
+@click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Partitions built at once (threads, or local Dask worker processes).")
+@click.option("--task-runner", "runner", type=click.Choice(["threads", "dask"]), default="threads",
+              show_default=True, envvar="INSIGHTS_TASK_RUNNER", help="Where partition tasks run (env INSIGHTS_TASK_RUNNER).")
+@click.option("--dask-address", envvar="INSIGHTS_DASK_ADDRESS",
+              help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (env INSIGHTS_DASK_ADDRESS); "
+              "without it --task-runner dask starts a local cluster.")
+def backfill(first: dt.date, last: dt.date, data_dir: Path, concurrency: int, runner: str,
+             dask_address: str | None) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
-    Runs the `insights-backfill` Prefect flow. Idempotent: the same range gives the same bytes.
+    Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per
+    partition. Idempotent: the same range gives the same bytes.
     """
     calendar.check_range(first, last)
-    from flows.backfill import insights_backfill
+    from flows.backfill import insights_backfill, task_runner
 
-    result = insights_backfill(first=first, last=last, data_dir=str(data_dir))
+    flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
+    with _shared_prefect_api(runner == "dask"):
+        result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True)
     click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
+
+
+@contextmanager
+def _shared_prefect_api(needed: bool) -> Iterator[None]:
+    """With no Prefect server configured, one temporary server whose URL worker processes inherit.
+
+    Prefect's own temporary server lives inside this process, so Dask worker processes would each
+    start another; exporting PREFECT_API_URL before the cluster starts makes them report to one.
+    """
+    if not needed or os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            try:
+                yield
+            finally:
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                APILogWorker.drain_all()
+                EventsWorker.drain_all()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--cron", default="30 0 * * *", show_default=True, help="When to run, as a cron expression in UTC.")
+@data_dir_option
+def serve(cron: str, data_dir: Path) -> None:
+    """Serve the daily deployment `insights-run/daily` until stopped.
+
+    Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL). Each run builds
+    up to the UTC day before its scheduled time; the source comes from INSIGHTS_SOURCE.
+    """
+    from flows.serve import serve as serve_daily
+
+    serve_daily(cron, str(data_dir.absolute()))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -180,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     try:
         code = cli.main(args=argv, prog_name="insights", standalone_mode=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,21 +71,39 @@ def plan_run(data_dir: Path, as_of: dt.date) -> list[Partition]:
 
 def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partition]:
     """Every partition of ``first``..``last``; weeks are seen as of ``last``, or of a later run's date."""
-    warehouse = Warehouse(data_dir)
-    as_of = max([last] + [dt.date.fromisoformat(e["snapshot_day"]) for e in warehouse.index.get("week", {}).values()])
+    as_of = max(last, Warehouse(data_dir).latest_week_snapshot() or last)
     return partitions_between(first, last, as_of)
 
 
-def build(data_dir: Path, partitions: list[Partition]) -> dict[Partition, dict[str, int]]:
-    """Compute and write the given partitions in one pass over the lake; returns rows per trend."""
+def prepare(data_dir: Path) -> str:
+    """The folder of the histories every partition shares, computed once per lake generation and code.
+
+    Kept under ``state/prepared/g<generation>-<code version>/``; older folders are removed.
+    """
+    lake, code = Lake(data_dir), code_version()
+    root = Path(data_dir) / "state" / "prepared"
+    folder = root / f"g{lake.generation:06d}-{code}"
+    if not all((folder / f"{h}.parquet").exists() for h in trends.HISTORIES):
+        trends.prepare(lake, folder)
+    for other in root.iterdir():
+        if other != folder:
+            shutil.rmtree(other, ignore_errors=True)
+    return str(folder)
+
+
+def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None) -> dict[Partition, dict[str, int]]:
+    """Compute and write the given partitions in one pass over the lake; returns rows per trend.
+
+    ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
+    shared histories are computed here.
+    """
     if not partitions:
         return {}
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    tables = _compute(lake, partitions)
+    tables = _compute(lake, partitions, prepared)
     written = {}
     for partition in sorted(partitions):
         written[partition] = warehouse.write(partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code)
-    warehouse.save_index()
     log.info("built %d partitions", len(written))
     return written
 
@@ -110,11 +129,11 @@ def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     return result
 
 
-def _compute(lake: Lake, partitions: list[Partition]) -> dict[str, dict[str, pa.Table]]:
+def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None) -> dict[str, dict[str, pa.Table]]:
     """Each trend's rows for the partitions, cut by partition key (an empty table where none)."""
     days = [p.snapshot_day for p in partitions if p.grain == "day"]
     weeks = [p.week for p in partitions if p.grain == "week"]
-    computed = trends.compute(lake, days, weeks)
+    computed = trends.compute(lake, days, weeks, Path(prepared) if prepared else None)
     result = {}
     for name, table in computed.items():
         grain = trends.TRENDS[name].grain

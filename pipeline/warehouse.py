@@ -9,8 +9,9 @@ Every file holds its partition column too (``day`` or ``week``), so a single fil
 Key-value metadata on each file names the build that wrote it: the partition, its snapshot
 moment, the lake generation its inputs date from and the code version; the same inputs give the
 same bytes, whichever run (daily, catch-up or backfill) writes them. ``<data dir>/state/
-warehouse.json`` indexes what each partition was built from, so a run rebuilds a partition only
-when it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
+partitions/<grain>=<key>.json`` records what each partition was built from (one file each, so
+tasks building partitions in parallel never share one), and a run rebuilds a partition only when
+it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
 """
 
 from __future__ import annotations
@@ -114,21 +115,26 @@ def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
 
 
 class Warehouse:
-    """The warehouse of one data directory, with its build index."""
+    """The warehouse of one data directory, with the record of what built each partition."""
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "warehouse"
-        self.index_path = self.data_dir / "state" / "warehouse.json"
-        self.index = json.loads(self.index_path.read_text(encoding="utf-8")) if self.index_path.exists() else {}
+        self.records = self.data_dir / "state" / "partitions"
 
     def path(self, trend: str, partition: Partition) -> Path:
         """Where a trend's partition file lives."""
         return self.root / trend / f"{partition.grain}={partition.key}" / "part-0.parquet"
 
     def built(self, partition: Partition) -> dict | None:
-        """What the index says a partition was built from, or None when it never was."""
-        return self.index.get(partition.grain, {}).get(partition.key)
+        """What built a partition (snapshot day, input generation, code version, rows), or None."""
+        record = self.records / f"{partition.grain}={partition.key}.json"
+        return json.loads(record.read_text(encoding="utf-8")) if record.exists() else None
+
+    def latest_week_snapshot(self) -> dt.date | None:
+        """The latest snapshot day of any weekly partition: the day the warehouse is as of."""
+        days = [json.loads(p.read_text(encoding="utf-8"))["snapshot_day"] for p in self.records.glob("week=*.json")]
+        return dt.date.fromisoformat(max(days)) if days else None
 
     def is_current(self, partition: Partition, lake: Lake, code: str) -> bool:
         """Whether a partition's files exist and were built from today's inputs and code."""
@@ -156,18 +162,10 @@ class Warehouse:
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
             files.write_parquet(self.data_dir, self.path(trend, partition), table, metadata)
             rows[trend] = table.num_rows
-        self.index.setdefault(partition.grain, {})[partition.key] = {
-            "snapshot_day": partition.snapshot_day.isoformat(),
-            "input_generation": generation,
-            "code_version": code,
-            "rows": rows,
-        }
+        record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
+                  "code_version": code, "rows": rows}
+        files.write_json(self.data_dir, self.records / f"{partition.grain}={partition.key}.json", record)
         return rows
-
-    def save_index(self) -> None:
-        """Persist the build index (after the partitions it names are in place)."""
-        self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_json(self.data_dir, self.index_path, self.index)
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
         """The files of a trend's partitions, as strings, for a reader."""

@@ -29,3 +29,18 @@ def postgres():
         pytest.skip(message)
     with postgres_server.cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def prefect():
+    """One temporary Prefect server for every flow test of the session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        # worker processes (a local Dask cluster) inherit the environment, not Prefect's settings
+        os.environ["PREFECT_API_URL"] = PREFECT_API_URL.value()
+        try:
+            yield
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)

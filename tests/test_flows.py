@@ -9,14 +9,6 @@ from pipeline.cli import main
 from tests.test_job import output_bytes
 
 
-@pytest.fixture(scope="module")
-def prefect():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def insights(capsys, *args: str) -> str:
     with pytest.raises(SystemExit) as exit_:
         main(list(args))
@@ -70,7 +62,7 @@ def test_run_from_postgres_never_records_the_password(prefect, capsys, postgres,
     assert [r["total"] for r in doc["userTrends"]][-1] == 4
     manifest = next((tmp_path / "runs").glob("*.json")).read_text()
     assert PASSWORD not in manifest and PASSWORD not in err and PASSWORD not in out
-    assert f"postgresql://insights@127.0.0.1:{postgres.port}/unleash_flow" in manifest
+    assert f"postgresql://127.0.0.1:{postgres.port}/unleash_flow" in manifest
     with get_client(sync_client=True) as client:
         recorded = [json.dumps(run.parameters) for run in client.read_flow_runs()]
     assert recorded and not any(PASSWORD in p for p in recorded)

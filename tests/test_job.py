@@ -39,9 +39,11 @@ def test_running_twice_with_the_same_inputs_leaves_the_same_bytes(tmp_path):
 
 def test_a_run_builds_every_partition_from_the_lakes_first_day(tmp_path):
     run(tmp_path, AS_OF)
-    index = Warehouse(tmp_path).index
-    assert min(index["day"]) == "2024-01-01" and max(index["day"]) == "2024-03-10"
-    assert min(index["week"]) == "2024-01" and max(index["week"]) == "2024-10"
+    records = sorted(p.stem for p in (tmp_path / "state" / "partitions").iterdir())
+    days, weeks = [r for r in records if r.startswith("day=")], [r for r in records if r.startswith("week=")]
+    assert (days[0], days[-1], len(days)) == ("day=2024-01-01", "day=2024-03-10", 70)
+    assert (weeks[0], weeks[-1], len(weeks)) == ("week=2024-01", "week=2024-10", 10)
+    assert Warehouse(tmp_path).latest_week_snapshot() == AS_OF
 
 
 def test_every_warehouse_file_names_its_build(tmp_path):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import duck, queries
+from pipeline import duck, files, queries
 from pipeline.calendar import WeekSnapshot, end_of_day, start_of_day
 from pipeline.lake import Lake
 from pipeline.trends import inputs
@@ -68,25 +69,47 @@ TRENDS: dict[str, Trend] = {
     ]
 }
 
-HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement")
+HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement", "flag_live")
+"""What every partition shares, in the order they build on each other: ``prepare`` writes them."""
 SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at")
 
 
-def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot]) -> dict[str, pa.Table]:
+def prepare(lake: Lake, folder: Path) -> None:
+    """Compute the histories every partition shares, once, into ``folder/<history>.parquet``.
+
+    Tasks that build one partition each then read these instead of replaying the whole lake:
+    the flag, project and lifetime histories, the enablement spans, and each flag's production
+    entry (the one history that scans every metric the lake holds).
+    """
+    con = duck.connect()
+    try:
+        inputs.register(con, lake, dt.date.min, dt.date.min)
+        _histories(con)
+        for history in HISTORIES:
+            files.write_parquet(lake.data_dir, folder / f"{history}.parquet", con.table(history).to_arrow_table())
+    finally:
+        con.close()
+
+
+def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared: Path | None = None
+            ) -> dict[str, pa.Table]:
     """Every trend's rows for the given days (daily trends) and week snapshots (weekly trends).
 
-    Returns one Arrow table per trend name, sorted by its partition key and grouping keys; its
-    ``date`` column is the end of the snapshot day, as a UTC timestamp.
+    ``prepared`` is a folder ``prepare`` wrote for this lake; without it the histories are
+    computed here. Returns one Arrow table per trend name, sorted by its partition key and
+    grouping keys; its ``date`` column is the end of the snapshot day, as a UTC timestamp.
     """
     needed = days + [w.snapshot_day for w in weeks] + [w.monday for w in weeks]
     if not needed:
         return {}
     con = duck.connect()
     try:
-        inputs.register(con, lake, min(needed), max(needed))
-        for history in HISTORIES:
-            con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(history)}")
-        con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
+        inputs.register(con, lake, min(needed), max(needed), history=prepared is None)
+        if prepared is None:
+            _histories(con)
+        else:
+            for history in HISTORIES:
+                con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
         tables: dict[str, pa.Table] = {}
         for grain, snapshots in (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks))):
             _snapshot_states(con, snapshots)
@@ -96,6 +119,12 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot]) -> dict[
         return tables
     finally:
         con.close()
+
+
+def _histories(con) -> None:
+    con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
+    for history in HISTORIES:
+        con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(history)}")
 
 
 def _snapshot_states(con, snapshots: pa.Table) -> None:

@@ -13,11 +13,13 @@ EVERY_SNAPSHOT = ("project_members", "feature_lifecycles")
 WHOLE = ("events", "user_activity")
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: Lake, first_day: dt.date, last_day: dt.date) -> None:
+def register(con: duckdb.DuckDBPyConnection, lake: Lake, first_day: dt.date, last_day: dt.date,
+             history: bool = True) -> None:
     """Create the views the trend queries read.
 
     Metrics views (``client_metrics``, ``client_metrics_daily``) hold only ``first_day`` ..
-    ``last_day``; ``client_metrics_all`` / ``client_metrics_daily_all`` hold every landed day.
+    ``last_day``; with ``history``, ``client_metrics_all`` / ``client_metrics_daily_all`` hold
+    every landed day (only the shared histories read them).
     """
     for entity in LATEST_SNAPSHOT:
         latest = lake.latest_snapshot(entity)
@@ -28,7 +30,8 @@ def register(con: duckdb.DuckDBPyConnection, lake: Lake, first_day: dt.date, las
         _view(con, lake, entity, lake.files(entity))
     for entity in ("client_metrics", "client_metrics_daily"):
         _view(con, lake, entity, lake.day_files(entity, first_day, last_day))
-        _view(con, lake, entity, lake.files(entity), name=f"{entity}_all")
+        if history:
+            _view(con, lake, entity, lake.files(entity), name=f"{entity}_all")
 
 
 def _view(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, files: list[str], name: str | None = None) -> None:

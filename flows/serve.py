@@ -1,0 +1,31 @@
+"""The daily schedule: a deployment of the run flow on a cron schedule in UTC, served by this process.
+
+Needs a Prefect server (``prefect server start``; PREFECT_API_URL pointing at it): the temporary
+server Prefect starts on its own cannot hold schedules.
+"""
+
+from __future__ import annotations
+
+from prefect.schedules import Cron
+
+from flows.run import insights_run
+
+DAILY = "30 0 * * *"
+"""Half past midnight UTC: each run builds the day that just ended."""
+
+
+def daily_deployment(cron: str = DAILY, data_dir: str = "data"):
+    """The ``insights-run/daily`` deployment: no source parameter (it comes from INSIGHTS_SOURCE)."""
+    return insights_run.to_deployment(
+        name="daily",
+        schedules=[Cron(cron, timezone="UTC")],
+        parameters={"data_dir": data_dir},
+        description="Land Unleash's raw data, build the insights warehouse, write the month's document.",
+    )
+
+
+def serve(cron: str = DAILY, data_dir: str = "data") -> None:
+    """Register the daily deployment and run its scheduled flow runs until stopped."""
+    from prefect import serve as serve_deployments
+
+    serve_deployments(daily_deployment(cron, data_dir))

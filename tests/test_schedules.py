@@ -1,0 +1,93 @@
+"""Scheduled runs, catch-up, per-partition backfills and Dask (issue: scheduling and scale-out)."""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from flows.backfill import ARTIFACT_KEY, insights_backfill, task_runner
+from flows.run import insights_run, logical_date
+from flows.serve import daily_deployment
+from pipeline import job
+from pipeline.sources.sample import SampleSource
+
+UTC = dt.timezone.utc
+LAST = dt.date(2024, 1, 21)
+
+
+def warehouse_bytes(data_dir: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((data_dir / "warehouse").rglob("*.parquet"))
+    }
+
+
+def built_days(data_dir: Path) -> list[str]:
+    return sorted(p.stem[4:] for p in (data_dir / "state" / "partitions").glob("day=*.json"))
+
+
+def test_a_run_scheduled_just_after_midnight_builds_the_day_that_ended():
+    assert logical_date(dt.datetime(2025, 3, 4, 0, 30, tzinfo=UTC)) == dt.date(2025, 3, 3)
+    assert logical_date(dt.datetime(2025, 3, 4, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))) == dt.date(2025, 3, 2)
+
+
+def test_the_daily_deployment_runs_at_half_past_midnight_utc_with_no_source_parameter():
+    deployment = daily_deployment(data_dir="/srv/insights")
+    schedule = deployment.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("30 0 * * *", "UTC")
+    assert deployment.parameters == {"data_dir": "/srv/insights"}
+
+
+def test_a_late_scheduled_run_builds_the_day_it_was_due_for(prefect, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    due = dt.datetime(2024, 1, 15, 0, 30, tzinfo=UTC)  # run today, long after it was due
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(insights_run, parameters={"data_dir": str(tmp_path)},
+                                          state=Scheduled(scheduled_time=due))
+    result = run_flow(insights_run, flow_run=flow_run, parameters={"data_dir": str(tmp_path)})
+    assert result["date"] == "2024-01-14"
+    assert built_days(tmp_path)[-1] == "2024-01-14"
+
+
+def test_a_run_after_missed_days_catches_up_every_missing_partition(prefect, tmp_path):
+    import json
+
+    insights_run(date=dt.date(2024, 1, 10), data_dir=str(tmp_path))
+    assert built_days(tmp_path)[-1] == "2024-01-10"
+    result = insights_run(date=dt.date(2024, 1, 14), data_dir=str(tmp_path))  # 11, 12 and 13 were missed
+    assert built_days(tmp_path)[-5:] == ["2024-01-10", "2024-01-11", "2024-01-12", "2024-01-13", "2024-01-14"]
+    rebuilt = json.loads(Path(result["manifest"]).read_text())["steps"]["build"]["partitions"]
+    assert {"day=2024-01-11", "day=2024-01-12", "day=2024-01-13", "day=2024-01-14", "week=2024-02"} <= set(rebuilt)
+
+
+@pytest.fixture(scope="module")
+def built_one_day_at_a_time(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("daily")
+    job.land(data_dir, SampleSource(LAST))
+    for day in range(1, 22):
+        job.build(data_dir, job.plan_run(data_dir, dt.date(2024, 1, day)))
+    return data_dir
+
+
+def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(prefect, tmp_path, built_one_day_at_a_time):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    job.land(tmp_path, SampleSource(LAST))
+    result = insights_backfill(first=dt.date(2024, 1, 1), last=LAST, data_dir=str(tmp_path))
+    assert result["partitions"] == 21 + 3
+    assert warehouse_bytes(tmp_path) == warehouse_bytes(built_one_day_at_a_time)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])))
+    assert artifacts and "24 partitions" in artifacts[0].description
+
+
+def test_the_same_backfill_on_a_local_dask_cluster_gives_the_same_bytes(prefect, tmp_path, built_one_day_at_a_time):
+    job.land(tmp_path, SampleSource(LAST))
+    flow = insights_backfill.with_options(task_runner=task_runner("dask", None, 2))
+    flow(first=dt.date(2024, 1, 1), last=LAST, data_dir=str(tmp_path))
+    assert warehouse_bytes(tmp_path) == warehouse_bytes(built_one_day_at_a_time)
