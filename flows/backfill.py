@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.tasks import build_partition, prepare_histories
 from pipeline import job
+from pipeline.lock import exclusive
 from pipeline.manifest import RunManifest
 
 ARTIFACT_KEY = "insights-backfill"
@@ -45,8 +46,14 @@ def task_runner(kind: str = "threads", address: str | None = None, concurrency: 
 
 @flow(name="insights-backfill", flow_run_name="insights-backfill-{first}-{last}",
       task_runner=ThreadPoolTaskRunner(max_workers=2))
-def insights_backfill(first: dt.date, last: dt.date, data_dir: str = "data", show_progress: bool = False) -> dict:
+def insights_backfill(first: dt.date, last: dt.date, data_dir: str = "data", show_progress: bool = False,
+                      wait_seconds: float = 0) -> dict:
     """Recompute every day and ISO week of ``first``..``last``; the same range gives the same bytes."""
+    with exclusive(Path(data_dir), f"backfill --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
+        return _backfill(first, last, data_dir, show_progress)
+
+
+def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool) -> dict:
     manifest = RunManifest(Path(data_dir), "backfill", {"from": first.isoformat(), "to": last.isoformat()})
     partitions = job.plan_backfill(Path(data_dir), first, last)
     built: list[dict] = []

@@ -22,6 +22,7 @@ from flows.tasks import (
     write_document,
 )
 from pipeline import calendar
+from pipeline.lock import exclusive
 from pipeline.manifest import RunManifest
 
 
@@ -37,21 +38,27 @@ def _run_name() -> str:
 
 @flow(name="insights-run", flow_run_name=_run_name, log_prints=True)
 def insights_run(date: dt.date | None = None, source: str | None = None, data_dir: str = "data",
-                 seed: int = 1) -> dict:
+                 seed: int = 1, wait_seconds: float = 0) -> dict:
     """Land, build every partition up to ``date`` that is missing or stale, and write the month's document.
 
     ``date`` defaults to the day before the run's scheduled time (UTC); ``source`` to
-    INSIGHTS_SOURCE, else the sample.
+    INSIGHTS_SOURCE, else the sample. The data directory is locked for the run; another run
+    waits up to ``wait_seconds`` for it.
     """
     as_of = date or logical_date(flow_run.scheduled_start_time)
     name = resolve_source(source, as_of, seed).name
+    with exclusive(Path(data_dir), f"run --date {as_of.isoformat()}", wait_seconds):
+        return _run(as_of, source, name, data_dir, seed)
+
+
+def _run(as_of: dt.date, source: str | None, name: str, data_dir: str, seed: int) -> dict:
     manifest = RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed})
     try:
         with manifest.step("land") as step:
             step.update(land_raw_data.with_options(**source_retries())(data_dir, source, as_of, seed))
         with manifest.step("build") as step:
             partitions = plan_partitions(data_dir, as_of)
-            step["partitions"] = build_partitions(data_dir, partitions, f"{len(partitions)}-partitions")
+            step.update(build_partitions(data_dir, partitions, f"{len(partitions)}-partitions"))
         first, last = calendar.default_range(as_of)
         with manifest.step("document") as step:
             path = step["path"] = write_document(data_dir, first, last)

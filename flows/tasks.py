@@ -58,20 +58,22 @@ def prepare_histories(data_dir: str) -> str:
 
 
 @task(task_run_name="build-{label}", cache_policy=NONE)
-def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> dict[str, int]:
-    """Build partitions in one pass; returns rows written per partition."""
-    written = job.build(Path(data_dir), partitions)
-    return {f"{p.grain}={p.key}": sum(rows.values()) for p, rows in written.items()}
+def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> dict:
+    """Build partitions in one pass; returns rows written per partition and the checks' findings."""
+    built = job.build(Path(data_dir), partitions)
+    return {"partitions": {f"{p.grain}={p.key}": sum(rows.values()) for p, rows in built.rows.items()},
+            "checks": built.checks}
 
 
 @task(task_run_name="build-{partition.grain}={partition.key}", cache_policy=NONE)
 def build_partition(data_dir: str, partition: Partition, prepared: str) -> dict:
     """Build one partition from the prepared histories; returns its key, rows and seconds."""
     began = time.perf_counter()
-    written = job.build(Path(data_dir), [partition], prepared)
+    built = job.build(Path(data_dir), [partition], prepared)
     return {
         "partition": f"{partition.grain}={partition.key}",
-        "rows": sum(written[partition].values()),
+        "rows": sum(built.rows[partition].values()),
+        "failed_checks": sum(1 for offending in built.checks.values() if offending),
         "seconds": round(time.perf_counter() - began, 3),
     }
 

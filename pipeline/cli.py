@@ -19,6 +19,7 @@ from typing import Iterator
 import click
 
 from pipeline import calendar
+from pipeline.lock import DataDirBusy, DataDirUnusable, exclusive, usable_data_dir
 
 DEFAULT_DATA_DIR = "data"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -61,6 +62,12 @@ data_dir_option = click.option(
 )
 
 
+wait_option = click.option(
+    "--wait", "wait_seconds", type=click.FloatRange(0), default=0, show_default=True,
+    help="Seconds to wait for another run holding the data directory before giving up.",
+)
+
+
 @click.group(context_settings=CONTEXT)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.pass_context
@@ -92,7 +99,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @data_dir_option
 @click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")
 @click.option("--seed", type=int, default=1, show_default=True, help="The sample instance's seed.")
-def run(source: str, data_dir: Path, date: dt.date | None, seed: int) -> None:
+@wait_option
+def run(source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
     """Land raw data, build every missing or stale partition, write the month's document.
 
     Runs the `insights-run` Prefect flow (with no Prefect server configured, Prefect starts a
@@ -110,7 +118,8 @@ def run(source: str, data_dir: Path, date: dt.date | None, seed: int) -> None:
             os.environ["PGPASSWORD"] = password
     from flows.run import insights_run
 
-    result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed)
+    usable_data_dir(data_dir)
+    result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
     click.echo(result["document"])
 
 
@@ -119,7 +128,8 @@ def run(source: str, data_dir: Path, date: dt.date | None, seed: int) -> None:
 @click.option("--to", "last", type=DAY, help="Last day of the range (included). [default: today]")
 @data_dir_option
 @click.option("--out", default="-", show_default=True, help="File to write the document to, or - for stdout.")
-def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str) -> None:
+@wait_option
+def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str, wait_seconds: float) -> None:
     """Write the insights document for a date range (both ends included).
 
     Partitions the range needs and the warehouse lacks are built from the lake first.
@@ -129,7 +139,8 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
     default_first, last = calendar.default_range(last)
     first = first or default_first
     calendar.check_range(first, last)
-    result = job.export(data_dir, first, last)
+    with exclusive(data_dir, f"export --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
+        result = job.export(data_dir, first, last)
     if out == "-":
         click.echo(document.text(result), nl=False)
     else:
@@ -148,19 +159,21 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
 @click.option("--dask-address", envvar="INSIGHTS_DASK_ADDRESS",
               help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (env INSIGHTS_DASK_ADDRESS); "
               "without it --task-runner dask starts a local cluster.")
+@wait_option
 def backfill(first: dt.date, last: dt.date, data_dir: Path, concurrency: int, runner: str,
-             dask_address: str | None) -> None:
+             dask_address: str | None, wait_seconds: float) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
     Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per
     partition. Idempotent: the same range gives the same bytes.
     """
     calendar.check_range(first, last)
+    usable_data_dir(data_dir)
     from flows.backfill import insights_backfill, task_runner
 
     flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
     with _shared_prefect_api(runner == "dask"):
-        result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True)
+        result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
     click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
 
 
@@ -219,7 +232,8 @@ def sample(out: Path, date: dt.date | None, seed: int) -> None:
     from pipeline import job
     from pipeline.sources.sample import SampleSource
 
-    landing = job.land(out, SampleSource(date or calendar.today(), seed))
+    with exclusive(out, "sample"):
+        landing = job.land(out, SampleSource(date or calendar.today(), seed))
     click.echo(f"{out}: {sum(landing.rows.values())} rows in {len(landing.rows)} entities")
 
 
@@ -256,8 +270,10 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
-    except (calendar.CalendarError, UnknownSource) as error:
+    except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
         _fail(str(error), 2, debug)
+    except DataDirBusy as error:
+        _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)
     except click.Abort:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import calendar, document, duck, trends
+from pipeline import calendar, checks, document, duck, trends
 from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
@@ -91,21 +92,35 @@ def prepare(data_dir: Path) -> str:
     return str(folder)
 
 
-def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None) -> dict[Partition, dict[str, int]]:
-    """Compute and write the given partitions in one pass over the lake; returns rows per trend.
+@dataclass
+class Built:
+    """What a build wrote: rows per trend of each partition, and offending rows per check (0: passed)."""
+
+    rows: dict[Partition, dict[str, int]] = field(default_factory=dict)
+    checks: dict[str, int] = field(default_factory=dict)
+
+
+def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None) -> Built:
+    """Compute the given partitions in one pass over the lake, check them, then write them.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
-    shared histories are computed here.
+    shared histories are computed here. A failed error-level check writes nothing.
     """
     if not partitions:
-        return {}
+        return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
     tables = _compute(lake, partitions, prepared)
-    written = {}
+    checked = checks.enforce(checks.run({
+        name: pa.concat_tables(tables[name].values()) if tables.get(name) else schema.empty_table()
+        for name, schema in SCHEMAS.items()
+    }))
+    built = Built(checks=checked)
     for partition in sorted(partitions):
-        written[partition] = warehouse.write(partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code)
-    log.info("built %d partitions", len(written))
-    return written
+        built.rows[partition] = warehouse.write(
+            partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code
+        )
+    log.info("built %d partitions", len(built.rows))
+    return built
 
 
 def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:

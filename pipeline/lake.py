@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
@@ -28,13 +29,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import files
+from pipeline import files, quarantine
 from pipeline.calendar import UTC
 from pipeline.entities import ENTITIES, SNAPSHOT_STAMP, Entity, conform
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "_state.json"
+EVERYTHING = "everything"
+"""A landing's ``affects_from`` when its data can change every partition (null: none)."""
 EVENT_OVERLAP_IDS = 1000
 """How many event ids below the watermark each extraction reads again (late-committing ids)."""
 
@@ -60,9 +63,11 @@ class Landing:
     changes_everything: bool = False
     absent: list[str] = field(default_factory=list)
 
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
+
     @property
     def changed(self) -> bool:
-        return bool(self.rows)
+        return bool(self.rows) or bool(self.quarantined)
 
 
 class Lake:
@@ -146,7 +151,8 @@ class Lake:
                 "daily_files": self._land_daily_files,
                 "snapshot": self._land_snapshot,
             }[entity.kind]
-            lander(entity, _frames(entity, batches), since, landing, state)
+            with self._quarantine(entity, landing, state) as screen:
+                lander(entity, screen(_frames(entity, batches)), since, landing, state)
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
             return landing
@@ -157,13 +163,63 @@ class Lake:
                 "source": source,
                 "extracted_at": _text(landing.extracted_at),
                 "rows": landing.rows,
-                "affects_from": None if landing.changes_everything else _text(landing.affects_from),
+                "quarantined": landing.quarantined,
+                "affects_from": EVERYTHING if landing.changes_everything else _text(landing.affects_from),
             }
         )
         files.write_json(self.data_dir, self.root / STATE_FILE, state)
         self.state = state
         log.info("landed generation %d from %s: %s", generation, source, landing.rows)
         return landing
+
+    @contextmanager
+    def _quarantine(self, entity: Entity, landing: Landing, state: dict) -> Iterator:
+        """A screen for an entity's frames: rows a quarantine rule matches are set aside.
+
+        Rows quarantined before (a snapshot read again, the events overlap) are not counted twice.
+        """
+        known = self._known_flags(state) if entity.name.startswith("client_metrics") else None
+        entity_rules = quarantine.rules(entity.name, landing.extracted_at, known)
+        name = f"_quarantine/{entity.name}/g{landing.generation:06d}.parquet"
+        earlier = [str(self.root / f) for f in state.get("quarantine", {}).get(entity.name, [])]
+        seen = pl.read_parquet(earlier) if earlier else pl.DataFrame(schema={"reason": pl.String, "row": pl.String})
+        sink = files.ParquetSink(self.data_dir, self.root / name, quarantine.SCHEMA)
+
+        def screen(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+            nonlocal seen
+            for frame in frames:
+                good, bad = quarantine.split(frame, entity_rules)
+                bad = bad.unique(maintain_order=True).join(seen, on=["reason", "row"], how="anti")
+                if bad.height:
+                    seen = pl.concat([seen, bad])
+                    sink.write(bad.to_arrow())
+                    counts = landing.quarantined.setdefault(entity.name, {})
+                    for reason, n in bad.group_by("reason").len().iter_rows():
+                        counts[reason] = counts.get(reason, 0) + n
+                if good.height:
+                    yield good
+
+        try:
+            yield screen
+            if sink.commit():
+                state.setdefault("quarantine", {}).setdefault(entity.name, []).append(name)
+                log.warning("set aside %s malformed %s row(s): %s", sum(landing.quarantined[entity.name].values()),
+                            entity.name, landing.quarantined[entity.name])
+        finally:
+            sink.discard()
+
+    def _known_flags(self, state: dict) -> pl.Series:
+        """Every flag name the lake knows of (events and the newest features snapshot)."""
+        entities = state["entities"]
+        names = [pl.Series("name", [], dtype=pl.String)]
+        events = [str(self.root / f) for f in entities.get("events", {}).get("files", [])]
+        if events:
+            names.append(pl.scan_parquet(events).select(pl.col("feature_name").alias("name")).drop_nulls().unique()
+                         .collect()["name"])
+        snapshots = entities.get("features", {}).get("snapshots", [])
+        if snapshots:
+            names.append(pl.read_parquet(self.root / snapshots[-1]["file"], columns=["name"])["name"])
+        return pl.concat(names).unique()
 
     def _since(self, entity: Entity) -> object | None:
         mark = self.watermarks.get(entity.name)
@@ -358,6 +414,7 @@ class Lake:
         if not self.root.exists():
             return
         committed = {Path(p) for e in self.state["entities"] for p in self.files(e) + self.snapshot_files(e)}
+        committed |= {self.root / f for names in self.state.get("quarantine", {}).values() for f in names}
         for path in self.root.rglob("*.parquet"):
             if path not in committed:
                 log.info("removing %s, written by a landing that did not commit", path)

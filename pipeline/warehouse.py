@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from pipeline import files
 from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
-from pipeline.lake import Lake
+from pipeline.lake import EVERYTHING, Lake
 from pipeline.trends import TRENDS
 
 TIME = pa.timestamp("us", tz="UTC")
@@ -60,6 +61,9 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("created_flags", pa.map_(pa.string(), COUNT)), ("archived_flags", COUNT)]
     ),
 }
+
+
+PARTITION_KEY = {"day": re.compile(r"\d{4}-\d{2}-\d{2}"), "week": re.compile(r"\d{4}-\d{2}")}
 
 
 @dataclass(frozen=True, order=True)
@@ -109,7 +113,8 @@ def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
     reaching = [
         landing["generation"]
         for landing in lake.landings
-        if landing["affects_from"] is None or dt.datetime.fromisoformat(landing["affects_from"]) <= moment
+        if landing["affects_from"] == EVERYTHING
+        or (landing["affects_from"] is not None and dt.datetime.fromisoformat(landing["affects_from"]) <= moment)
     ]
     return max(reaching, default=0)
 
@@ -123,7 +128,9 @@ class Warehouse:
         self.records = self.data_dir / "state" / "partitions"
 
     def path(self, trend: str, partition: Partition) -> Path:
-        """Where a trend's partition file lives."""
+        """Where a trend's partition file lives: only ever under the warehouse, named by a day or week."""
+        if trend not in SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
+            raise ValueError(f"not a warehouse partition: {trend}/{partition.grain}={partition.key!r}")
         return self.root / trend / f"{partition.grain}={partition.key}" / "part-0.parquet"
 
     def built(self, partition: Partition) -> dict | None:

@@ -84,3 +84,31 @@ def test_the_cli_reference_matches_the_help():
     assert reference == cli_reference(), "docs/cli.md is stale: regenerate it with `insights reference > docs/cli.md`"
     documented = {line.split()[2] for line in reference.splitlines() if line.startswith("## insights ")}
     assert documented == set(cli.commands)
+
+
+def test_an_unusable_data_directory_is_one_line_and_exit_2(capsys):
+    code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", "/proc/x/data")
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot use data directory /proc/x/data" in err
+
+
+def test_a_busy_data_directory_is_one_line_and_exit_1(capsys, tmp_path):
+    import threading
+
+    from pipeline.lock import exclusive
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with exclusive(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
+    finally:
+        release.set()
+        holder.join()
+    assert code == 1 and len(err.splitlines()) == 1 and "is in use by pid" in err and "--wait" in err

@@ -206,3 +206,48 @@ def test_the_documented_read_only_role_can_extract_everything(unleash, postgres,
         assert landing.absent == [] and landing.rows["events"] == 14 and landing.rows["user_activity"] == 5
     finally:
         postgres.execute(name, "DROP OWNED BY unleash_insights; DROP ROLE unleash_insights")
+
+
+def test_the_database_going_away_mid_extraction_changes_nothing_and_the_next_run_completes(
+    unleash, postgres, tmp_path, monkeypatch
+):
+    url, name = unleash
+    land(url, tmp_path)
+    postgres.execute(name, "INSERT INTO client_metrics_env VALUES ('checkout-v2', 'web-shop', 'production',"
+                           " '2025-03-04 10:00+00', 7, 3)")
+    state = (tmp_path / "lake" / "_state.json").read_bytes()
+    read = PostgresSession.read
+
+    def killed(self, entity, since):
+        if entity == "client_metrics":
+            backend = self._call("SELECT pg_backend_pid() AS pid")[0][0]
+            postgres.execute("postgres", f"SELECT pg_terminate_backend({int(backend)})")
+        return read(self, entity, since)
+
+    monkeypatch.setattr(PostgresSession, "read", killed)
+    with pytest.raises(SourceUnavailable, match="terminating connection due to administrator command"):
+        land(url, tmp_path)
+    assert (tmp_path / "lake" / "_state.json").read_bytes() == state
+    monkeypatch.setattr(PostgresSession, "read", read)
+    assert land(url, tmp_path).rows["client_metrics"] == 1
+
+
+def test_a_statement_timeout_fails_cleanly(unleash, postgres, tmp_path, monkeypatch):
+    import psycopg
+
+    url, name = unleash
+    monkeypatch.setenv("INSIGHTS_STATEMENT_TIMEOUT", "300ms")
+    with psycopg.connect(postgres.url(name)) as blocker:
+        blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(SourceUnavailable, match="statement timeout"):
+            land(url, tmp_path)
+        blocker.rollback()
+    assert not (tmp_path / "lake" / "_state.json").exists()
+    assert land(url, tmp_path).rows["events"] == 14
+
+
+def test_a_database_without_unleash_tables_is_named_as_such(postgres, tmp_path):
+    url = postgres.create_database("not_unleash", UNLEASH / "schema.sql")
+    postgres.execute("not_unleash", "DROP TABLE feature_environments; DROP TABLE features CASCADE")
+    with pytest.raises(SourceUnavailable, match="is not an Unleash 6\\+ database: it has no features, feature_environments"):
+        land(url, tmp_path)

@@ -30,7 +30,9 @@ from pipeline.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 
-STATEMENT_TIMEOUT = os.environ.get("INSIGHTS_STATEMENT_TIMEOUT", "30min")
+REQUIRED = ("events", "features", "feature_types", "feature_environments", "environments", "projects", "users",
+            "roles", "role_user", "client_metrics_env")
+"""Tables every Unleash 6+ database has."""
 
 QUERIES: dict[str, list[str]] = {
     "events": ["events"],
@@ -94,13 +96,13 @@ class PostgresSource:
     def session(self) -> Iterator[PostgresSession]:
         connection = self._connect()
         try:
-            session = PostgresSession(self, connection)
-            yield session
+            yield PostgresSession(self, connection)
         finally:
-            try:
-                connection.rollback()
-            finally:
-                connection.close()
+            for finish in (connection.rollback, connection.close):
+                try:
+                    finish()
+                except adbc_driver_manager.Error:
+                    pass  # the connection is gone already: nothing was written, nothing to undo
 
     def _connect(self):
         try:
@@ -129,11 +131,16 @@ class PostgresSession:
         self._call(
             "SELECT set_config('transaction_read_only', 'on', true) AS read_only,"
             " set_config('statement_timeout', $1, true) AS timeout",
-            (STATEMENT_TIMEOUT,),
+            (os.environ.get("INSIGHTS_STATEMENT_TIMEOUT", "30min"),),
         )
         self.extracted_at = self._call("SELECT now() AS extracted_at")[0][0].astimezone(dt.timezone.utc)
-        tables = sorted({t for needs in NEEDS.values() for t in needs})
-        self.missing = {t for t in tables if not self._call("SELECT to_regclass($1) IS NOT NULL AS found", (t,))[0][0]}
+        absent = [t for t in REQUIRED if not self._exists(t)]
+        if absent:
+            raise SourceUnavailable(
+                f"the database at {source.name} is not an Unleash 6+ database: it has no {', '.join(absent)} "
+                "table (check the database name, and search_path if Unleash uses another schema)"
+            )
+        self.missing = {t for t in sorted({t for needs in NEEDS.values() for t in needs}) if not self._exists(t)}
         if self.missing:
             log.warning("the Unleash database at %s has no %s table (an older Unleash): carrying on without",
                         source.name, ", ".join(sorted(self.missing)))
@@ -153,6 +160,9 @@ class PostgresSession:
                 yield from reader
             except adbc_driver_manager.Error as error:
                 raise SourceUnavailable(f"reading {name} from {self.source.name} failed: {self.source.clean(error)}") from None
+
+    def _exists(self, table: str) -> bool:
+        return self._call("SELECT to_regclass($1) IS NOT NULL AS found", (table,))[0][0]
 
     @staticmethod
     def _watermark(query: str, since: object | None) -> str:

@@ -341,7 +341,10 @@ class _Simulation:
     def tables(self) -> dict[str, pa.Table]:
         events = sorted(e for e in self.events if e[0] < self.cutoff)
         flags = [f for f in self.flags.values() if not f.deleted]
-        live_users = [u for u in self.users if not (u.deleted_at and u.deleted_at < self.cutoff)]
+        users = [u for u in self.users if u.created_at < self.cutoff]
+        live_users = [u for u in users if not (u.deleted_at and u.deleted_at < self.cutoff)]
+        projects = [p for p in self.s["projects"]
+                    if dt.datetime.fromisoformat(p["created"] + "T08:30:00+00:00") < self.cutoff]
         columns = {
             "events": [
                 list(range(1, len(events) + 1)), *[list(c) for c in zip(*[(e[0], *e[2:]) for e in events])]
@@ -358,14 +361,14 @@ class _Simulation:
             ],
             "environments": [list(self.env_types), list(self.env_types.values()), [True] * len(self.env_types)],
             "projects": [
-                [p["id"] for p in self.s["projects"]],
-                [dt.datetime.fromisoformat(p["created"] + "T08:30:00+00:00") for p in self.s["projects"]],
-                [self.project_archived.get(p["id"]) for p in self.s["projects"]],
+                [p["id"] for p in projects],
+                [dt.datetime.fromisoformat(p["created"] + "T08:30:00+00:00") for p in projects],
+                [self.project_archived.get(p["id"]) for p in projects],
             ],
             "users": [
-                [u.id for u in self.users], [u.created_at for u in self.users], [u.seen_at for u in self.users],
-                [u.deleted_at if u.deleted_at and u.deleted_at < self.cutoff else None for u in self.users],
-                [u.is_service for u in self.users], [u.is_system for u in self.users],
+                [u.id for u in users], [u.created_at for u in users], [u.seen_at for u in users],
+                [u.deleted_at if u.deleted_at and u.deleted_at < self.cutoff else None for u in users],
+                [u.is_service for u in users], [u.is_system for u in users],
             ],
             "user_activity": [list(c) for c in zip(*sorted(self.activity))] if self.activity else [[]] * 3,
             "project_members": self._members(live_users),

@@ -1,0 +1,20 @@
+-- severity: error
+-- one_row_per_key: keys that appear more than once in a trend (its grain).
+SELECT 'user_trends' AS trend, day::VARCHAR AS key, count(*) AS rows FROM user_trends GROUP BY day HAVING count(*) > 1
+UNION ALL
+SELECT 'flag_trends', day::VARCHAR, count(*) FROM flag_trends GROUP BY day HAVING count(*) > 1
+UNION ALL
+SELECT 'project_flag_trends', week || ' ' || project, count(*) FROM project_flag_trends
+GROUP BY week, project HAVING count(*) > 1
+UNION ALL
+SELECT 'metrics_summary_trends', week || ' ' || project, count(*) FROM metrics_summary_trends
+GROUP BY week, project HAVING count(*) > 1
+UNION ALL
+SELECT 'environment_type_trends', week || ' ' || environment_type, count(*) FROM environment_type_trends
+GROUP BY week, environment_type HAVING count(*) > 1
+UNION ALL
+SELECT 'lifecycle_trends', week || ' ' || project, count(*) FROM lifecycle_trends
+GROUP BY week, project HAVING count(*) > 1
+UNION ALL
+SELECT 'creation_archive_trends', week || ' ' || project, count(*) FROM creation_archive_trends
+GROUP BY week, project HAVING count(*) > 1
