@@ -12,6 +12,7 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="insights-prefect-home-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ.pop("PREFECT_API_URL", None)
+os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "pipeline"  # as the command line sets it
 
 
 import pytest  # noqa: E402
@@ -44,3 +45,4 @@ def prefect():
             yield
         finally:
             os.environ.pop("PREFECT_API_URL", None)
+os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "pipeline"  # as the command line sets it

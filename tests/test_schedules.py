@@ -91,3 +91,29 @@ def test_the_same_backfill_on_a_local_dask_cluster_gives_the_same_bytes(prefect,
     flow = insights_backfill.with_options(task_runner=task_runner("dask", None, 2))
     flow(first=dt.date(2024, 1, 1), last=LAST, data_dir=str(tmp_path))
     assert warehouse_bytes(tmp_path) == warehouse_bytes(built_one_day_at_a_time)
+
+
+def test_the_librarys_logs_reach_the_flow_runs_logs(prefect, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from prefect.logging.handlers import APILogWorker
+
+    state = insights_run(date=dt.date(2024, 1, 7), data_dir=str(tmp_path), return_state=True)
+    APILogWorker.drain_all()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    assert any(log.name == "pipeline.lake" and "landed generation 1" in log.message for log in logs)
+
+
+def test_a_normal_run_prints_no_telemetry_errors_and_no_tracebacks(tmp_path):
+    import os
+    import subprocess
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run(["insights", "run", "--date", "2024-01-07", "--data-dir", str(tmp_path / "data")],
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr and "telemetry" not in done.stderr.lower()
+    assert done.stdout.strip().endswith("insights_2023-12-07_2024-01-07.json")
