@@ -1,6 +1,9 @@
 """The weekly usage and change arrays (SPEC §3-4): metrics, updates, lifecycle, creation vs archive."""
 
-from tests.instance import Instance, by
+import datetime as dt
+
+from pipeline import job
+from tests.instance import Instance, at, by
 
 
 def metrics_instance() -> Instance:
@@ -52,22 +55,40 @@ def test_environment_type_trends_count_events_of_known_environments_by_type(tmp_
     assert rows == {("2025-02", "development"): 1, ("2025-02", "production"): 2, ("2025-03", "development"): 1}
 
 
-def test_lifecycle_counts_landed_live_stages_and_falls_back_to_production_metrics(tmp_path):
+def test_lifecycle_counts_the_earliest_landed_live_stage(tmp_path):
     u = Instance()
     u.project("p")
     u.project("q")
     u.flag("a", "p", "2025-01-02T10:00")
     u.lifecycle("a", "initial", "2025-01-02T10:00")
     u.lifecycle("a", "live", "2025-01-07T10:00")
-    u.flag("b", "p", "2025-01-02T10:00")  # no lifecycle rows: first production metrics while enabled
+    u.flag("b", "p", "2025-01-02T10:00")
+    u.lifecycle("b", "live", "2025-01-14T11:00")
+    u.flag("c", "q", "2025-01-02T10:00")
+    u.lifecycle("c", "pre-live", "2025-01-08T10:00")
+    u.land(tmp_path)
+    # b is revived: Unleash deletes its stages, but the lake keeps the live it landed before
+    u.lifecycles = [row for row in u.lifecycles if row[0] != "b"] + [("b", "initial", at("2025-01-20T10:00"))]
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    doc = job.export(tmp_path, dt.date(2024, 12, 30), dt.date(2025, 1, 19))
+    rows = {(r["week"], r["project"]): r["newProductionFlags"] for r in doc["lifecycleTrends"]}
+    assert rows == {("2025-02", "p"): 1, ("2025-03", "p"): 1}
+
+
+def test_without_lifecycles_a_flag_enters_production_with_its_first_production_metrics_while_enabled(tmp_path):
+    u = Instance()  # no feature_lifecycles table at all: an Unleash without lifecycle stages
+    u.project("p")
+    u.project("q")
+    u.flag("b", "p", "2025-01-02T10:00")
     u.metrics("b", "web", "production", "2025-01-08T10:00", yes=5, no=0)  # not enabled yet: no
     u.enable("b", "production", "2025-01-14T10:30")
     u.metrics("b", "web", "production", "2025-01-14T11:00", yes=5, no=0)
     u.flag("c", "q", "2025-01-02T10:00")
-    u.metrics("c", "web", "development", "2025-01-08T10:00", yes=5, no=0)
+    u.enable("c", "development", "2025-01-08T09:00")
+    u.metrics("c", "web", "development", "2025-01-08T10:00", yes=5, no=0)  # not production: no
     doc = u.insights(tmp_path, "2024-12-30", "2025-01-19")
     rows = {(r["week"], r["project"]): r["newProductionFlags"] for r in doc["lifecycleTrends"]}
-    assert rows == {("2025-02", "p"): 1, ("2025-03", "p"): 1}
+    assert rows == {("2025-03", "p"): 1}
 
 
 def test_created_flags_are_counted_by_type_and_never_empty(tmp_path):

@@ -79,12 +79,12 @@ def prepare(lake: Lake, folder: Path) -> None:
 
     Tasks that build one partition each then read these instead of replaying the whole lake:
     the flag, project and lifetime histories, the enablement spans, and each flag's production
-    entry (the one history that scans every metric the lake holds).
+    entry.
     """
     con = duck.connect()
     try:
         inputs.register(con, lake, dt.date.min, dt.date.min)
-        _histories(con)
+        _histories(con, lake)
         for history in HISTORIES:
             files.write_parquet(lake.data_dir, folder / f"{history}.parquet", con.table(history).to_arrow_table())
     finally:
@@ -106,7 +106,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
     try:
         inputs.register(con, lake, min(needed), max(needed), history=prepared is None)
         if prepared is None:
-            _histories(con)
+            _histories(con, lake)
         else:
             for history in HISTORIES:
                 con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
@@ -121,10 +121,13 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
         con.close()
 
 
-def _histories(con) -> None:
+def _histories(con, lake: Lake) -> None:
     con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
     for history in HISTORIES:
-        con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(history)}")
+        query = history
+        if history == "flag_live" and not lake.snapshot_files("feature_lifecycles"):
+            query = "flag_live_from_metrics"  # an Unleash without lifecycle stages: what its metrics say
+        con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 
 def _snapshot_states(con, snapshots: pa.Table) -> None:

@@ -1,8 +1,8 @@
 -- lifecycle_trends: flags entering production per project and ISO week.
 -- Grain: one row per (ISO week, project) from the week the project's first flag entered
 -- production on (zero rows included); date = the week's snapshot moment.
--- new_production_flags = flags whose `live` stage began in the week (flag_live: the landed
--- lifecycle stage, else the first production metrics while enabled). A flag counts in its
+-- new_production_flags = flags whose `live` stage began in the week (flag_live: the earliest landed
+-- lifecycle stage; in a lake without lifecycles, the first production metrics while enabled). A flag counts in its
 -- project at the snapshot moment; projects archived before the week are left out.
 -- Inputs: snapshots(key = week), flag_live, flag_projects_at, listed_projects_at.
 WITH final AS (

@@ -1,0 +1,1 @@
+"""The benchmark: a large synthetic Unleash instance, and the pipeline's figures against their floors."""

@@ -1,0 +1,124 @@
+"""``python -m bench --tier s|m|l``: measure the pipeline at a scale, against the floor of each figure.
+
+Prints a table (figure, value, floor, ratio, target) and writes it as JSON. Each step runs in its
+own process so that its peak RSS is its own. Tiers: ``s`` (a minute, for CI), ``m``, ``l`` (one year
+at 1 million hourly metric rows a day, 10,000 flags, 500 projects, 5,000 users, 1 million events).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.instance import TIERS
+
+ROOT = Path(__file__).parents[1]
+
+
+def step(name: str, **arguments) -> dict:
+    """Run one step in a fresh process; its JSON result, wall seconds and peak RSS (MiB)."""
+    began = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bench.steps", name, json.dumps(arguments)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    out, err = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"bench step {name} failed:\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["wall_seconds"] = round(time.perf_counter() - began, 3)
+    return result
+
+
+def peak_rss_mib(name: str, **arguments) -> tuple[dict, float]:
+    """Run a step and measure its process's peak resident memory."""
+    began = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bench.steps", name, json.dumps(arguments)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"bench step {name} failed")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["wall_seconds"] = round(time.perf_counter() - began, 3)
+    return result, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--tier", choices=sorted(TIERS), default="s")
+    parser.add_argument("--out", type=Path, help="where to write the JSON (default bench-<tier>.json)")
+    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed after)")
+    parser.add_argument("--skip-postgres", action="store_true", help="leave out the extraction figure")
+    args = parser.parse_args()
+    tier = TIERS[args.tier]
+    work = args.work or Path(tempfile.mkdtemp(prefix=f"insights-bench-{args.tier}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    year, quarter = work / "year", work / "quarter"
+    try:
+        figures = []
+        log = lambda message: print(f"[bench {args.tier}] {message}", file=sys.stderr, flush=True)  # noqa: E731
+        log(f"generating {tier.days} days at {tier.rows_per_day:,} hourly rows a day")
+        generated = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
+        log(f"landed in {generated['seconds']:.1f} s; measuring the floor")
+        floor = step("floor", data_dir=str(year))
+        backfill, rss = peak_rss_mib("backfill", data_dir=str(year))
+        figures.append(("full backfill (s)", backfill["seconds"], floor["seconds"], "<= 1.5 x floor"))
+        figures.append(("full backfill peak RSS (MiB)", rss, None, "<= 2048"))
+        log(f"backfill {backfill['seconds']:.1f} s, peak RSS {rss:.0f} MiB; export")
+        exported = step("export", data_dir=str(year))
+        figures.append(("export of one year (s)", exported["seconds"], None, "<= 1"))
+        daily = step("daily", data_dir=str(year), tier=args.tier, days=tier.days)
+        log(f"daily run {daily['seconds']:.1f} s; three months of history")
+        step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
+        step("backfill", data_dir=str(quarter))
+        daily_quarter = step("daily", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
+        figures.append(("daily run, full history (s)", daily["seconds"], None, "<= 5"))
+        figures.append(("daily run, three months (s)", daily_quarter["seconds"], None, ""))
+        figures.append(("daily run, full history / three months", daily["seconds"] / daily_quarter["seconds"],
+                        None, "<= 1.2"))
+        startup = step("prefect_startup")
+        figures.append(("Prefect start-up, temporary server (s)", startup["wall_seconds"], None, "reported apart"))
+        if not args.skip_postgres:
+            log("extraction from PostgreSQL")
+            extracted = step("extract", work_dir=str(work), tier=args.tier)
+            rows = extracted["rows"]
+            figures.append(("extraction (rows/s)", rows / extracted["extraction_seconds"],
+                            rows / extracted["copy_seconds"], ">= 0.7 x COPY"))
+        report = {
+            "tier": args.tier, "scale": tier.__dict__,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+            "figures": [{"figure": f, "value": round(v, 3), "floor": None if fl is None else round(fl, 3),
+                         "ratio": None if fl is None else round(v / fl, 3), "target": t} for f, v, fl, t in figures],
+            "details": {"generate": generated, "floor": floor, "backfill": backfill, "export": exported,
+                        "daily": daily, "daily_three_months": daily_quarter},
+        }
+        out = args.out or Path(f"bench-{args.tier}.json")
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(table(report["figures"]))
+        print(f"written to {out}")
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def table(figures: list[dict]) -> str:
+    """The figures as a Markdown table."""
+    lines = ["| figure | value | floor | ratio | target |", "|---|---:|---:|---:|---|"]
+    for f in figures:
+        floor = "" if f["floor"] is None else f"{f['floor']:,.2f}"
+        ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
+        lines.append(f"| {f['figure']} | {f['value']:,.2f} | {floor} | {ratio} | {f['target']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

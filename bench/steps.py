@@ -1,0 +1,141 @@
+"""The benchmark's measured steps; each runs in its own process: ``python -m bench.steps STEP JSON``.
+
+A step prints one JSON object (its seconds and counts) as its last line; the runner adds the
+process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.instance import END, TIERS, Instance
+from pipeline import calendar, document, duck, job
+
+
+def generate(data_dir: str, tier: str, days: int) -> dict:
+    landing = Instance(TIERS[tier].with_days(days)).land(Path(data_dir))
+    return {"rows": landing.rows}
+
+
+def backfill(data_dir: str) -> dict:
+    partitions = job.plan_backfill(Path(data_dir), job.first_day(Path(data_dir)), END)
+    built = job.build(Path(data_dir), partitions)
+    return {"partitions": len(built.rows)}
+
+
+def floor(data_dir: str) -> dict:
+    """Read every lake column the trends need once, and aggregate it with a trivial group-by."""
+    from pipeline.lake import Lake
+
+    lake, con = Lake(Path(data_dir)), duck.connect()
+    scans = {
+        "client_metrics": "SELECT environment, sum(yes), sum(no), max(feature_name), max(app_name), max(timestamp) "
+                          "FROM read_parquet($files) GROUP BY environment",
+        "events": "SELECT type, max(id), max(created_at), max(feature_name), max(project), max(environment), "
+                  "max(flag_type), bool_or(stale), max(old_project), max(new_project), max(lifetime_days) "
+                  "FROM read_parquet($files) GROUP BY type",
+        "user_activity": "SELECT kind, max(user_id), max(seen_at) FROM read_parquet($files) GROUP BY kind",
+    }
+    rows = 0
+    for entity, query in scans.items():
+        rows += len(con.execute(query, {"files": lake.files(entity)}).fetchall())
+    return {"groups": rows}
+
+
+def daily(data_dir: str, tier: str, days: int) -> dict:
+    """One daily run the day after the history ends: land it, build what it changed, write the document."""
+    seconds = {}
+    began = time.perf_counter()
+    landing = Instance(TIERS[tier].with_days(days)).land_next_day(Path(data_dir))
+    seconds["land"] = time.perf_counter() - began
+    day = END + dt.timedelta(days=1)
+    began = time.perf_counter()
+    partitions = job.plan_run(Path(data_dir), day)
+    built = job.build(Path(data_dir), partitions)
+    seconds["build"] = time.perf_counter() - began
+    began = time.perf_counter()
+    first, last = calendar.default_range(day)
+    document.write(Path(data_dir), Path(data_dir) / "documents" / "bench.json", job.export(Path(data_dir), first, last))
+    seconds["document"] = time.perf_counter() - began
+    return {"rows": landing.rows, "partitions": len(built.rows), "step_seconds": seconds}
+
+
+def export(data_dir: str) -> dict:
+    doc = job.export(Path(data_dir), END - dt.timedelta(days=364), END)
+    return {"rows": sum(len(v) for v in doc.values())}
+
+
+def extract(work_dir: str, tier: str) -> dict:
+    """Extraction from PostgreSQL of two days of hourly metrics and the year's events, against the
+    floor: ``COPY (the same queries) TO STDOUT`` read to nothing."""
+    import io
+
+    import psycopg
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as csv
+
+    from pipeline import queries
+    from pipeline.sources.postgres import PostgresSource
+    from tests.postgres_server import cluster
+
+    instance = Instance(TIERS[tier])
+    events = instance.events(instance.first, END)
+    data = pc.if_else(pc.is_null(events["flag_type"]), pa.scalar(None, pa.string()),
+                      pc.binary_join_element_wise('{"type": "', events["flag_type"], '", "stale": false}', ""))
+    events_csv = pa.table({"id": events["id"], "created_at": events["created_at"], "type": events["type"],
+                           "created_by": pa.array(["bench@localhost"] * events.num_rows), "data": data,
+                           "project": events["project"], "environment": events["environment"],
+                           "feature_name": events["feature_name"], "created_by_user_id": events["created_by_user_id"]})
+    metrics = pa.Table.from_batches(list(instance.metrics(END - dt.timedelta(days=1), END)))
+    schema = Path(__file__).parents[1] / "tests" / "unleash" / "schema.sql"
+    with cluster() as server:
+        url = server.create_database("unleash_bench", schema)
+        with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
+            for table, rows in (("events", events_csv), ("client_metrics_env", metrics)):
+                buffer = io.BytesIO()
+                csv.write_csv(rows, buffer)
+                with cursor.copy(f"COPY {table} ({', '.join(rows.column_names)}) FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                    copy.write(buffer.getvalue())
+            cursor.execute("ANALYZE")
+        rows = events.num_rows + metrics.num_rows
+        began = time.perf_counter()
+        landing = job.land(Path(work_dir) / "extracted", PostgresSource(url))
+        extraction = time.perf_counter() - began
+        began = time.perf_counter()
+        copied = 0
+        with psycopg.connect(url) as connection, connection.cursor() as cursor:
+            for name, since in (("events", "0"), ("client_metrics", "-infinity")):
+                cursor.execute("SELECT set_config('insights.since', %s, true)", (since,))
+                with cursor.copy(f"COPY ({queries.load('unleash/' + name)}) TO STDOUT (FORMAT binary)") as copy:
+                    for block in copy:
+                        copied += len(block)
+        floor = time.perf_counter() - began
+    landed = landing.rows["events"] + landing.rows["client_metrics"]
+    return {"rows": rows, "landed": landed, "extraction_seconds": extraction, "copy_seconds": floor,
+            "copy_bytes": copied}
+
+
+def prefect_startup() -> dict:
+    from prefect import flow
+
+    @flow
+    def nothing() -> int:
+        return 1
+
+    nothing()
+    return {}
+
+
+STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, extract, prefect_startup)}
+
+if __name__ == "__main__":
+    arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    began = time.perf_counter()
+    result = STEPS[sys.argv[1]](**arguments)
+    result["seconds"] = round(time.perf_counter() - began, 3)
+    print(json.dumps(result, default=str))

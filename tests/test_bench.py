@@ -1,0 +1,23 @@
+"""The benchmark works: tier s, end to end (CI runs only this tier; the README shows tier l)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgres):
+    out = tmp_path / "bench-s.json"
+    done = subprocess.run([sys.executable, "-m", "bench", "--tier", "s", "--out", str(out)],
+                          cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    figures = {f["figure"]: f for f in report["figures"]}
+    assert set(figures) == {
+        "full backfill (s)", "full backfill peak RSS (MiB)", "export of one year (s)", "daily run, full history (s)",
+        "daily run, three months (s)", "daily run, full history / three months",
+        "Prefect start-up, temporary server (s)", "extraction (rows/s)",
+    }
+    assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
+    assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
+    assert "| full backfill (s) |" in done.stdout
