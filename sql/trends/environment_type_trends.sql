@@ -11,7 +11,7 @@ WITH final AS (
         count(*) AS total_updates
     FROM events AS e
     JOIN environments AS v ON v.name = e.environment
-    JOIN snapshots AS s ON s.key = strftime(e.created_at, '%G-%V') AND e.created_at <= s.snapshot_at
+    JOIN snapshots AS s ON s.window_start = date_trunc('week', e.created_at) AND e.created_at <= s.snapshot_at
     GROUP BY s.key, s.snapshot_at, v.type
 )
 
