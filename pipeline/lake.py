@@ -105,10 +105,6 @@ class Lake:
         days = self.state["entities"].get(entity, {}).get("days", {})
         return [str(self.root / days[d]) for d in sorted(days) if first.isoformat() <= d <= last.isoformat()]
 
-    def days_with_rows(self, entity: str) -> list[dt.date]:
-        """The days a day-partitioned entity has a file for."""
-        return [dt.date.fromisoformat(d) for d in sorted(self.state["entities"].get(entity, {}).get("days", {}))]
-
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""
         return [str(self.root / s["file"]) for s in self.state["entities"].get(entity, {}).get("snapshots", [])]

@@ -92,23 +92,8 @@ def test_an_unusable_data_directory_is_one_line_and_exit_2(capsys):
 
 
 def test_a_busy_data_directory_is_one_line_and_exit_1(capsys, tmp_path):
-    import threading
+    from tests.test_hostile import held_by_another_run
 
-    from pipeline.lock import exclusive
-
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with exclusive(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(10)
-    try:
+    with held_by_another_run(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
         code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
-    finally:
-        release.set()
-        holder.join()
     assert code == 1 and len(err.splitlines()) == 1 and "is in use by pid" in err and "--wait" in err

@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -149,24 +151,31 @@ def test_each_check_returns_the_offending_rows(check, trend, row):
     assert sum(r.offending for r in results.values()) == 1
 
 
-def test_a_second_run_is_refused_with_the_holders_pid(tmp_path):
-    started, release = threading.Event(), threading.Event()
+@contextmanager
+def held_by_another_run(data_dir, command: str) -> Iterator[None]:
+    """The data directory's lock, held by another thread for as long as the block runs."""
+    held, release = threading.Event(), threading.Event()
 
     def hold():
-        with exclusive(tmp_path, "run --date 2025-01-01"):
-            started.set()
+        with exclusive(data_dir, command):
+            held.set()
             release.wait(10)
 
     holder = threading.Thread(target=hold)
     holder.start()
-    started.wait(10)
+    held.wait(10)
     try:
-        with pytest.raises(DataDirBusy, match=r"in use by pid \d+ on .*`run --date 2025-01-01` started"):
-            with exclusive(tmp_path, "run"):
-                pass
+        yield
     finally:
         release.set()
         holder.join()
+
+
+def test_a_second_run_is_refused_with_the_holders_pid(tmp_path):
+    with held_by_another_run(tmp_path, "run --date 2025-01-01"):
+        with pytest.raises(DataDirBusy, match=r"in use by pid \d+ on .*`run --date 2025-01-01` started"):
+            with exclusive(tmp_path, "run"):
+                pass
     with exclusive(tmp_path, "run"):  # free again
         pass
 
