@@ -8,5 +8,6 @@ import logging
 import os
 
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # library calls outside a flow run
 if logging.getLogger("pipeline").level == logging.NOTSET:
     logging.getLogger("pipeline").setLevel(logging.INFO)

@@ -13,6 +13,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "pipeline"  # as the command line sets it
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 
 
 import pytest  # noqa: E402
@@ -46,3 +47,4 @@ def prefect():
         finally:
             os.environ.pop("PREFECT_API_URL", None)
 os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "pipeline"  # as the command line sets it
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
