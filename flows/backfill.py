@@ -54,27 +54,23 @@ def insights_backfill(first: dt.date, last: dt.date, data_dir: str = "data", sho
 
 
 def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool) -> dict:
-    manifest = RunManifest(Path(data_dir), "backfill", {"from": first.isoformat(), "to": last.isoformat()})
-    partitions = job.plan_backfill(Path(data_dir), first, last)
-    built: list[dict] = []
-    try:
-        with manifest.step("build") as step:
-            prepared = prepare_histories(data_dir)
-            futures = [build_partition.submit(data_dir, p, prepared) for p in partitions]
-            with click.progressbar(length=len(futures), label="partitions", file=sys.stderr,
-                                   hidden=not show_progress) as progress:
-                for future in as_completed(futures):
-                    built.append(future.result())
-                    progress.update(1)
-            built.sort(key=lambda b: b["partition"])
-            step["partitions"] = {b["partition"]: b["rows"] for b in built}
-    except Exception as error:
-        manifest.finish("failed", f"{type(error).__name__}: {error}")
-        raise
+    parameters = {"from": first.isoformat(), "to": last.isoformat()}
+    with RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
+        partitions = job.plan_backfill(Path(data_dir), first, last)
+        prepared = prepare_histories(data_dir)
+        futures = [build_partition.submit(data_dir, p, prepared) for p in partitions]
+        built: list[dict] = []
+        with click.progressbar(length=len(futures), label="partitions", file=sys.stderr,
+                               hidden=not show_progress) as progress:
+            for future in as_completed(futures):
+                built.append(future.result())
+                progress.update(1)
+        built.sort(key=lambda b: b["partition"])
+        step["partitions"] = {b["partition"]: b["rows"] for b in built}
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=built,
         description=f"Backfill of {first.isoformat()}..{last.isoformat()}: {len(built)} partitions, "
         f"{sum(b['rows'] for b in built)} rows, {sum(b['seconds'] for b in built):.1f} task-seconds",
     )
-    return {"partitions": len(built), "manifest": str(manifest.finish("succeeded"))}
+    return {"partitions": len(built), "manifest": str(manifest.path)}

@@ -52,8 +52,7 @@ def insights_run(date: dt.date | None = None, source: str | None = None, data_di
 
 
 def _run(as_of: dt.date, source: str | None, name: str, data_dir: str, seed: int) -> dict:
-    manifest = RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed})
-    try:
+    with RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed}) as manifest:
         with manifest.step("land") as step:
             step.update(land_raw_data.with_options(**source_retries())(data_dir, source, as_of, seed))
         with manifest.step("build") as step:
@@ -63,9 +62,5 @@ def _run(as_of: dt.date, source: str | None, name: str, data_dir: str, seed: int
         with manifest.step("document") as step:
             path = step["path"] = write_document(data_dir, first, last)
             step["checks"] = {"instanceInsightsSchema": "passed"}
-    except Exception as error:
-        manifest.finish("failed", f"{type(error).__name__}: {error}")
-        raise
-    record = manifest.finish("succeeded")
-    get_run_logger().info("built %d partitions; document %s; manifest %s", len(partitions), path, record)
-    return {"date": as_of.isoformat(), "document": path, "partitions": len(partitions), "manifest": str(record)}
+    get_run_logger().info("built %d partitions; document %s; manifest %s", len(partitions), path, manifest.path)
+    return {"date": as_of.isoformat(), "document": path, "partitions": len(partitions), "manifest": str(manifest.path)}

@@ -142,8 +142,8 @@ class Lake:
                 landing.absent.append(entity.name)
                 continue
             lander = {
-                "events": self._land_events,
-                "activity": self._land_activity,
+                "events": self._land_appended,
+                "activity": self._land_appended,
                 "daily_files": self._land_daily_files,
                 "snapshot": self._land_snapshot,
             }[entity.kind]
@@ -264,8 +264,6 @@ class Lake:
         else:
             state["watermarks"][entity.name] = _text(max(last, _instant(previous) or last))
         self._record(landing, entity.name, rows, first)
-
-    _land_events = _land_activity = _land_appended
 
     def _land_daily_files(self, entity: Entity, frames: Iterator[pl.DataFrame], since: object | None,
                           landing: Landing, state: dict) -> None:

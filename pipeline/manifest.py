@@ -18,7 +18,10 @@ from pipeline.calendar import UTC
 
 
 class RunManifest:
-    """The record of one run, filled in as it goes and written by ``finish``."""
+    """The record of one run, filled in as it goes and written when its ``with`` block ends.
+
+    A block that raises is recorded as failed, with the error, and the error goes on.
+    """
 
     def __init__(self, data_dir: Path, command: str, parameters: dict[str, Any]):
         started = dt.datetime.now(UTC)
@@ -43,11 +46,15 @@ class RunManifest:
             details["seconds"] = round(time.perf_counter() - began, 3)
             self.record["steps"][name] = details
 
-    def finish(self, status: str, error: str | None = None) -> Path:
-        """Write the manifest; returns its path."""
-        self.record.update(status=status, finished_at=dt.datetime.now(UTC).isoformat())
+    @property
+    def path(self) -> Path:
+        return self.data_dir / "runs" / f"{self.run_id}.json"
+
+    def __enter__(self) -> "RunManifest":
+        return self
+
+    def __exit__(self, kind, error, _) -> None:
+        self.record.update(status="failed" if error else "succeeded", finished_at=dt.datetime.now(UTC).isoformat())
         if error:
-            self.record["error"] = error
-        path = self.data_dir / "runs" / f"{self.run_id}.json"
-        files.write_json(self.data_dir, path, self.record)
-        return path
+            self.record["error"] = f"{kind.__name__}: {error}"
+        files.write_json(self.data_dir, self.path, self.record)

@@ -84,3 +84,6 @@ def test_an_unreachable_database_is_retried_then_fails_with_one_line(prefect, ca
     assert last.startswith("insights: error: cannot connect to the Unleash database at postgresql://127.0.0.1:9/unleash")
     assert "hunter2-pw" not in err
     assert not (tmp_path / "lake").exists()
+    manifest = json.loads(next((tmp_path / "runs").glob("*.json")).read_text())
+    assert manifest["status"] == "failed" and manifest["error"].startswith("SourceUnavailable: cannot connect")
+    assert "hunter2-pw" not in json.dumps(manifest)
