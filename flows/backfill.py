@@ -9,8 +9,11 @@ so they travel to any worker. A table artifact sums up partitions, rows and dura
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from prefect import flow
@@ -42,6 +45,37 @@ def task_runner(kind: str = "threads", address: str | None = None, concurrency: 
         return DaskTaskRunner(cluster_kwargs={"n_workers": concurrency, "threads_per_worker": 1, "processes": True,
                                               "dashboard_address": None})
     raise ValueError(f"unknown task runner {kind!r}: use threads or dask")
+
+
+@contextmanager
+def shared_prefect_api(needed: bool) -> Iterator[None]:
+    """With no Prefect server configured, one temporary server whose URL worker processes inherit.
+
+    Prefect's own temporary server lives inside this process, so Dask worker processes would each
+    start another; exporting PREFECT_API_URL before the cluster starts makes them report to one.
+    """
+    if not needed or os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            try:
+                yield
+            finally:
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                APILogWorker.drain_all()
+                EventsWorker.drain_all()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
 
 
 @flow(name="insights-backfill", flow_run_name="insights-backfill-{first}-{last}",

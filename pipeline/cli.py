@@ -12,9 +12,7 @@ import logging
 import os
 import sys
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -169,43 +167,12 @@ def backfill(first: dt.date, last: dt.date, data_dir: Path, concurrency: int, ru
     """
     calendar.check_range(first, last)
     usable_data_dir(data_dir)
-    from flows.backfill import insights_backfill, task_runner
+    from flows.backfill import insights_backfill, shared_prefect_api, task_runner
 
     flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
-    with _shared_prefect_api(runner == "dask"):
+    with shared_prefect_api(runner == "dask"):
         result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
     click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
-
-
-@contextmanager
-def _shared_prefect_api(needed: bool) -> Iterator[None]:
-    """With no Prefect server configured, one temporary server whose URL worker processes inherit.
-
-    Prefect's own temporary server lives inside this process, so Dask worker processes would each
-    start another; exporting PREFECT_API_URL before the cluster starts makes them report to one.
-    """
-    if not needed or os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            try:
-                yield
-            finally:
-                from prefect.events.worker import EventsWorker
-                from prefect.logging.handlers import APILogWorker
-
-                APILogWorker.drain_all()
-                EventsWorker.drain_all()
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
 
 
 @cli.command(context_settings=CONTEXT)
