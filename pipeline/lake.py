@@ -77,6 +77,7 @@ class Lake:
         self.data_dir = Path(data_dir)
         self.root = Path(root) if root else self.data_dir / "lake"
         self.state = self._load_state()
+        self._reaches: list | None = None
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -89,6 +90,18 @@ class Lake:
     def landings(self) -> list[dict]:
         """Every committed landing, oldest first, as recorded in the state file."""
         return self.state["landings"]
+
+    @property
+    def reaches(self) -> list[tuple[int, dt.datetime | None]]:
+        """Each landing's generation and the earliest instant it can change (None: every instant)."""
+        if self._reaches is None:
+            self._reaches = [
+                (landing["generation"], None if landing["affects_from"] == EVERYTHING
+                 else dt.datetime.fromisoformat(landing["affects_from"]))
+                for landing in self.landings
+                if landing["affects_from"] is not None
+            ]
+        return self._reaches
 
     @property
     def watermarks(self) -> dict:
@@ -133,6 +146,7 @@ class Lake:
         generation = self.generation + 1
         landing = Landing(generation, session.extracted_at, source)
         state = json.loads(json.dumps(self.state))
+        known_flags = None
         for entity in ENTITIES.values():
             since = self._since(entity)
             batches = session.read(entity.name, since)
@@ -147,7 +161,9 @@ class Lake:
                 "daily_files": self._land_daily_files,
                 "snapshot": self._land_snapshot,
             }[entity.kind]
-            with self._quarantine(entity, landing, state) as screen:
+            if entity.name.startswith("client_metrics") and known_flags is None:
+                known_flags = self._known_flags(state)  # events and features have landed by now
+            with self._quarantine(entity, landing, state, known_flags) as screen:
                 lander(entity, screen(_frames(entity, batches)), since, landing, state)
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
@@ -164,17 +180,17 @@ class Lake:
             }
         )
         files.write_json(self.data_dir, self.root / STATE_FILE, state)
-        self.state = state
+        self.state, self._reaches = state, None
         log.info("landed generation %d from %s: %s", generation, source, landing.rows)
         return landing
 
     @contextmanager
-    def _quarantine(self, entity: Entity, landing: Landing, state: dict) -> Iterator:
+    def _quarantine(self, entity: Entity, landing: Landing, state: dict, known_flags: pl.Series | None) -> Iterator:
         """A screen for an entity's frames: rows a quarantine rule matches are set aside.
 
         Rows quarantined before (a snapshot read again, the events overlap) are not counted twice.
         """
-        known = self._known_flags(state) if entity.name.startswith("client_metrics") else None
+        known = known_flags if entity.name.startswith("client_metrics") else None
         entity_rules = quarantine.rules(entity.name, landing.extracted_at, known)
         name = f"_quarantine/{entity.name}/g{landing.generation:06d}.parquet"
         earlier = [str(self.root / f) for f in state.get("quarantine", {}).get(entity.name, [])]

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from pipeline import files
 from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
-from pipeline.lake import EVERYTHING, Lake
+from pipeline.lake import Lake
 from pipeline.trends import TRENDS
 
 TIME = pa.timestamp("us", tz="UTC")
@@ -110,12 +110,7 @@ def code_version() -> str:
 def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
     """The newest lake generation whose landed data can change a snapshot at the end of ``snapshot_day``."""
     moment = end_of_day(snapshot_day)
-    reaching = [
-        landing["generation"]
-        for landing in lake.landings
-        if landing["affects_from"] == EVERYTHING
-        or (landing["affects_from"] is not None and dt.datetime.fromisoformat(landing["affects_from"]) <= moment)
-    ]
+    reaching = [generation for generation, first in lake.reaches if first is None or first <= moment]
     return max(reaching, default=0)
 
 
