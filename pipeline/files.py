@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -47,9 +49,66 @@ def write_atomically(data_dir: Path, target: Path, write: Callable[[Path], None]
 
 def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
     """Write one Parquet file atomically, with ``metadata`` as key-value entries in its footer."""
+    write_atomically(data_dir, target, _parquet(table, metadata))
+
+
+def _parquet(table: pa.Table, metadata: dict[str, str] | None) -> Callable[[Path], None]:
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    write_atomically(data_dir, target, lambda path: pq.write_table(table, path, **PARQUET_OPTIONS))
+    return lambda path: pq.write_table(table, path, **PARQUET_OPTIONS)
+
+
+class Batch:
+    """Many files staged as they come and published together: one sync of the disks for all of them.
+
+    ``publish`` makes every staged file durable with one ``sync``, then renames each onto its
+    target in the order staged, then syncs again; so each target still changes whole, from old to
+    new, and a file staged after another is never in place before it. Writing a thousand small
+    files this way costs one sync instead of two fsyncs each.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.staged: list[tuple[Path, Path]] = []
+
+    def write_parquet(self, target: Path, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
+        """Stage a Parquet file as ``write_parquet`` would write it."""
+        self._stage(target, _parquet(table, metadata))
+
+    def write_json(self, target: Path, document: Any) -> None:
+        """Stage a JSON document as ``write_json`` would write it."""
+        self._stage(target, _json(document))
+
+    def publish(self) -> None:
+        """Swap every staged file in, durably."""
+        os.sync()
+        for staged, target in self.staged:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+        os.sync()
+        self.staged = []
+
+    def discard(self) -> None:
+        """Drop whatever is staged and not yet published."""
+        for staged, _ in self.staged:
+            staged.unlink(missing_ok=True)
+        self.staged = []
+
+    def _stage(self, target: Path, write: Callable[[Path], None]) -> None:
+        staged = staging_dir(self.data_dir) / f"{uuid.uuid4().hex}{target.suffix}"
+        self.staged.append((staged, target))
+        write(staged)
+
+
+@contextmanager
+def batch(data_dir: Path) -> Iterator[Batch]:
+    """A ``Batch`` published when the block ends normally, and discarded when it raises."""
+    pending = Batch(data_dir)
+    try:
+        yield pending
+        pending.publish()
+    finally:
+        pending.discard()
 
 
 class ParquetSink:
@@ -117,8 +176,12 @@ def json_text(document: Any) -> str:
 
 def write_json(data_dir: Path, target: Path, document: Any) -> None:
     """Write a JSON document atomically, as canonical JSON."""
+    write_atomically(data_dir, target, _json(document))
+
+
+def _json(document: Any) -> Callable[[Path], None]:
     text = json_text(document)
-    write_atomically(data_dir, target, lambda path: path.write_text(text, encoding="utf-8"))
+    return lambda path: path.write_text(text, encoding="utf-8")
 
 
 def _fsync_dir(directory: Path) -> None:

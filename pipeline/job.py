@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import calendar, checks, document, duck, trends
+from pipeline import calendar, checks, document, duck, files, trends
 from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
@@ -115,10 +115,11 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         for name, schema in SCHEMAS.items()
     }))
     built = Built(checks=checked)
-    for partition in sorted(partitions):
-        built.rows[partition] = warehouse.write(
-            partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code
-        )
+    with files.batch(data_dir) as batch:
+        for partition in sorted(partitions):
+            built.rows[partition] = warehouse.write(
+                partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code, batch
+            )
     log.info("built %d partitions", len(built.rows))
     return built
 

@@ -113,10 +113,10 @@ class Lake:
         names = entry.get("files", []) + sorted(entry.get("days", {}).values())
         return [str(self.root / name) for name in names]
 
-    def day_files(self, entity: str, first: dt.date, last: dt.date) -> list[str]:
-        """The committed files of a day-partitioned entity for the days ``first``..``last``."""
+    def day_files(self, entity: str) -> dict[dt.date, str]:
+        """The committed file of each day of a day-partitioned entity, by day (only days with rows)."""
         days = self.state["entities"].get(entity, {}).get("days", {})
-        return [str(self.root / days[d]) for d in sorted(days) if first.isoformat() <= d <= last.isoformat()]
+        return {dt.date.fromisoformat(d): str(self.root / days[d]) for d in sorted(days)}
 
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import files
 from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
@@ -149,8 +150,9 @@ class Warehouse:
             and all(self.path(t, partition).exists() for t in partition.trends)
         )
 
-    def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str) -> dict[str, int]:
-        """Write one partition of every trend of its grain, then record it; returns rows per trend."""
+    def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
+              batch: files.Batch) -> dict[str, int]:
+        """Stage one partition of every trend of its grain in ``batch``, then its record; returns rows per trend."""
         generation = input_generation(lake, partition.snapshot_day)
         build = {
             "partition": f"{partition.grain}={partition.key}",
@@ -162,11 +164,11 @@ class Warehouse:
         for trend in partition.trends:
             table = tables[trend].cast(SCHEMAS[trend])
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
-            files.write_parquet(self.data_dir, self.path(trend, partition), table, metadata)
+            batch.write_parquet(self.path(trend, partition), table, metadata)
             rows[trend] = table.num_rows
         record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
                   "code_version": code, "rows": rows}
-        files.write_json(self.data_dir, self.records / f"{partition.grain}={partition.key}.json", record)
+        batch.write_json(self.records / f"{partition.grain}={partition.key}.json", record)
         return rows
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
@@ -176,10 +178,9 @@ class Warehouse:
 
 def split_by_partition(table: pa.Table, column: str) -> dict[str, pa.Table]:
     """A table sorted by ``column`` cut into one table per distinct value of it."""
-    keys = [str(k) for k in table[column].to_pylist()]
+    runs = pc.run_end_encode(table[column].combine_chunks())
     parts, start = {}, 0
-    for n in range(1, len(keys) + 1):
-        if n == len(keys) or keys[n] != keys[start]:
-            parts[keys[start]] = table.slice(start, n - start)
-            start = n
+    for key, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
+        parts[str(key)] = table.slice(start, end - start)
+        start = end
     return parts

@@ -3,7 +3,8 @@
 -- A flag name's incarnations are numbered by the creation events (feature-created,
 -- feature-import) seen so far; a flag with no creation event in the lake is incarnation 0,
 -- known only from the features snapshot. Values an event does not carry are carried forward;
--- the first values come from the creation event, falling back to the snapshot.
+-- the first values come from the creation event, falling back to the snapshot. A state holds
+-- from `changed_at` until the incarnation's next change, `until` ('infinity' for its latest).
 -- Inputs: events, features (newest snapshot).
 WITH flag_events AS (
     SELECT id, created_at AS changed_at, type, feature_name AS flag, project, flag_type, stale, old_project, new_project
@@ -126,7 +127,8 @@ final AS (
         last_value(type IGNORE NULLS) OVER history AS type,
         last_value(stale IGNORE NULLS) OVER history AS stale,
         last_value(archived IGNORE NULLS) OVER history AS archived,
-        coalesce(last_value(deleted IGNORE NULLS) OVER history, false) AS deleted
+        coalesce(last_value(deleted IGNORE NULLS) OVER history, false) AS deleted,
+        lead(changed_at, 1, 'infinity'::TIMESTAMPTZ) OVER history AS until
     FROM all_changes
     WINDOW history AS (PARTITION BY flag, incarnation ORDER BY changed_at, seq ROWS UNBOUNDED PRECEDING)
 )

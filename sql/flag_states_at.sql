@@ -4,22 +4,17 @@
 -- deleted incarnations stay in (with their last project and type) so that counts of things that
 -- happened to them can still be attributed to a project.
 -- Inputs: snapshots(key, window_start, snapshot_at), flag_history, type_lifetimes.
-WITH incarnations AS (
-    SELECT DISTINCT flag, incarnation, created_at
-    FROM flag_history
-),
-
-candidates AS (
-    SELECT s.key, s.window_start, s.snapshot_at, i.flag, i.incarnation
+WITH states AS (
+    SELECT s.key, s.window_start, s.snapshot_at, h.* EXCLUDE (until)
     FROM snapshots AS s
-    JOIN incarnations AS i ON i.created_at <= s.snapshot_at
+    JOIN flag_history AS h ON h.changed_at <= s.snapshot_at AND h.until > s.snapshot_at
 ),
 
-states AS (
-    SELECT c.key, c.window_start, c.snapshot_at, h.*
-    FROM candidates AS c
-    ASOF JOIN flag_history AS h
-        ON h.flag = c.flag AND h.incarnation = c.incarnation AND h.changed_at <= c.snapshot_at
+lifetimes_at AS (
+    SELECT s.key, l.flag_type, arg_max(l.lifetime_days, (l.changed_at, l.seq)) AS lifetime_days
+    FROM snapshots AS s
+    JOIN type_lifetimes AS l ON l.changed_at <= s.snapshot_at
+    GROUP BY s.key, l.flag_type
 ),
 
 final AS (
@@ -41,7 +36,7 @@ final AS (
             AND l.lifetime_days IS NOT NULL
             AND s.snapshot_at > s.created_at + to_days(l.lifetime_days::INTEGER) AS potentially_stale
     FROM states AS s
-    ASOF LEFT JOIN type_lifetimes AS l ON l.flag_type = s.type AND l.changed_at <= s.snapshot_at
+    LEFT JOIN lifetimes_at AS l ON l.key = s.key AND l.flag_type = s.type
 )
 
 SELECT * FROM final

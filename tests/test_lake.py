@@ -45,9 +45,9 @@ def test_a_growing_metrics_hour_replaces_the_days_file(tmp_path):
     u.land(tmp_path)
     u.hourly = [("a", "web", "production", at("2025-01-06T10:00"), 5, 2)]
     lake = u.land(tmp_path, extracted_at="2026-01-02T00:00")
-    files = lake.day_files("client_metrics", dt.date(2025, 1, 6), dt.date(2025, 1, 6))
-    assert len(files) == 1 and "g000002" in files[0]
-    assert [(r["yes"], r["no"]) for r in pq.read_table(files[0]).to_pylist()] == [(5, 2)]
+    file = lake.day_files("client_metrics")[dt.date(2025, 1, 6)]
+    assert "g000002" in file
+    assert [(r["yes"], r["no"]) for r in pq.read_table(file).to_pylist()] == [(5, 2)]
 
 
 def test_an_unchanged_snapshot_is_not_landed_again_but_a_changed_one_is(tmp_path):

@@ -9,12 +9,14 @@ backfill of a year costs one pass, and a daily run a pass over one day and one w
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import duck, files, queries
+from pipeline import calendar, duck, files, queries
 from pipeline.calendar import WeekSnapshot, end_of_day, start_of_day
 from pipeline.lake import Lake
 from pipeline.trends import inputs
@@ -72,6 +74,7 @@ TRENDS: dict[str, Trend] = {
 HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement", "flag_live")
 """What every partition shares, in the order they build on each other: ``prepare`` writes them."""
 SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at")
+"""The states at each snapshot moment, each after those it reads: computed for a grain as its trends need them."""
 
 
 def prepare(lake: Lake, folder: Path) -> None:
@@ -83,7 +86,7 @@ def prepare(lake: Lake, folder: Path) -> None:
     """
     con = duck.connect()
     try:
-        inputs.register(con, lake, dt.date.min, dt.date.min)
+        inputs.register(con, lake)
         _histories(con, lake)
         for history in HISTORIES:
             files.write_parquet(lake.data_dir, folder / f"{history}.parquet", con.table(history).to_arrow_table())
@@ -99,12 +102,12 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
     computed here. Returns one Arrow table per trend name, sorted by its partition key and
     grouping keys; its ``date`` column is the end of the snapshot day, as a UTC timestamp.
     """
-    needed = days + [w.snapshot_day for w in weeks] + [w.monday for w in weeks]
-    if not needed:
+    if not days and not weeks:
         return {}
     con = duck.connect()
     try:
-        inputs.register(con, lake, min(needed), max(needed), history=prepared is None)
+        counted = {day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)}
+        inputs.register(con, lake, counted, history=prepared is None)
         if prepared is None:
             _histories(con, lake)
         else:
@@ -112,10 +115,10 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
                 con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
         tables: dict[str, pa.Table] = {}
         for grain, snapshots in (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks))):
-            _snapshot_states(con, snapshots)
-            for trend in TRENDS.values():
-                if trend.grain == grain:
-                    tables[trend.name] = con.sql(queries.load(f"trends/{trend.name}")).to_arrow_table()
+            trend_queries = {t.name: queries.load(f"trends/{t.name}") for t in TRENDS.values() if t.grain == grain}
+            _snapshot_states(con, snapshots, trend_queries.values())
+            for name, query in trend_queries.items():
+                tables[name] = con.sql(query).to_arrow_table()
         return tables
     finally:
         con.close()
@@ -130,11 +133,17 @@ def _histories(con, lake: Lake) -> None:
         con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 
-def _snapshot_states(con, snapshots: pa.Table) -> None:
+def _snapshot_states(con, snapshots: pa.Table, readers: Iterable[str]) -> None:
+    """The snapshot states the queries in ``readers`` read (by name), and the states those read."""
     con.register("snapshots_input", snapshots)
     con.execute("CREATE OR REPLACE TEMP TABLE snapshots AS SELECT * FROM snapshots_input")
     con.unregister("snapshots_input")
-    for state in SNAPSHOT_STATES:
+    readers, needed = list(readers), []
+    for state in reversed(SNAPSHOT_STATES):
+        if any(re.search(rf"\b{state}\b", text) for text in readers):
+            needed.append(state)
+            readers.append(queries.load(state))
+    for state in reversed(needed):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {state} AS {queries.load(state)}")
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import duckdb
+import pyarrow as pa
 
+from pipeline.entities import ENTITIES
 from pipeline.lake import Lake
 
 LATEST_SNAPSHOT = ("features", "feature_types", "environments", "projects", "users")
@@ -13,13 +16,15 @@ EVERY_SNAPSHOT = ("project_members", "feature_lifecycles")
 WHOLE = ("events", "user_activity")
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: Lake, first_day: dt.date, last_day: dt.date,
+def register(con: duckdb.DuckDBPyConnection, lake: Lake, usage_days: Collection[dt.date] = (),
              history: bool = True) -> None:
     """Create the views the trend queries read.
 
-    Metrics views (``client_metrics``, ``client_metrics_daily``) hold only ``first_day`` ..
-    ``last_day``; with ``history``, ``client_metrics_all`` / ``client_metrics_daily_all`` hold
-    every landed day (only the shared histories read them).
+    The metrics views ``client_metrics`` (hourly) and ``client_metrics_daily`` read only the files
+    of ``usage_days``, each day from one of them: its hourly rows where the lake has any, its
+    daily rows otherwise. With ``history``, ``client_metrics_all`` / ``client_metrics_daily_all``
+    do the same for every landed day (only the shared histories read them). Both carry the UTC
+    ``day`` of their file.
     """
     for entity in LATEST_SNAPSHOT:
         latest = lake.latest_snapshot(entity)
@@ -28,12 +33,22 @@ def register(con: duckdb.DuckDBPyConnection, lake: Lake, first_day: dt.date, las
         _view(con, lake, entity, lake.snapshot_files(entity))
     for entity in WHOLE:
         _view(con, lake, entity, lake.files(entity))
-    for entity in ("client_metrics", "client_metrics_daily"):
-        _view(con, lake, entity, lake.day_files(entity, first_day, last_day))
+    hourly, daily = lake.day_files("client_metrics"), lake.day_files("client_metrics_daily")
+    daily = {day: file for day, file in daily.items() if day not in hourly}
+    wanted = set(usage_days)
+    for entity, files in (("client_metrics", hourly), ("client_metrics_daily", daily)):
+        _view(con, lake, entity, [f for day, f in files.items() if day in wanted])
         if history:
-            _view(con, lake, entity, lake.files(entity), name=f"{entity}_all")
+            _view(con, lake, entity, list(files.values()), name=f"{entity}_all")
 
 
 def _view(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, files: list[str], name: str | None = None) -> None:
-    relation = con.read_parquet(files, union_by_name=True) if files else con.from_arrow(lake.empty_table(entity))
+    by_day = ENTITIES[entity].kind == "daily_files"
+    if files:
+        relation = con.read_parquet(files, union_by_name=True, hive_partitioning=by_day)
+    else:
+        empty = lake.empty_table(entity)
+        if by_day:
+            empty = empty.append_column("day", pa.array([], pa.date32()))
+        relation = con.from_arrow(empty)
     relation.create_view(name or entity, replace=True)
