@@ -162,7 +162,8 @@ class Warehouse:
         }
         rows = {}
         for trend in partition.trends:
-            table = tables[trend].cast(SCHEMAS[trend])
+            table = tables[trend]
+            table = table if table.schema.equals(SCHEMAS[trend]) else table.cast(SCHEMAS[trend])
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
             batch.write_parquet(self.path(trend, partition), table, metadata)
             rows[trend] = table.num_rows

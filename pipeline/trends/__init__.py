@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,9 +117,9 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
         tables: dict[str, pa.Table] = {}
         for grain, snapshots in (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks))):
             trend_queries = {t.name: queries.load(f"trends/{t.name}") for t in TRENDS.values() if t.grain == grain}
-            _snapshot_states(con, snapshots, trend_queries.values())
-            for name, query in trend_queries.items():
-                tables[name] = con.sql(query).to_arrow_table()
+            with _snapshot_states(con, snapshots, trend_queries.values()):
+                for name, query in trend_queries.items():
+                    tables[name] = con.sql(query).to_arrow_table()
         return tables
     finally:
         con.close()
@@ -133,18 +134,32 @@ def _histories(con, lake: Lake) -> None:
         con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 
-def _snapshot_states(con, snapshots: pa.Table, readers: Iterable[str]) -> None:
-    """The snapshot states the queries in ``readers`` read (by name), and the states those read."""
+@contextmanager
+def _snapshot_states(con, snapshots: pa.Table, readers: Iterable[str]) -> Iterator[None]:
+    """The snapshot states the queries in ``readers`` read (by name), and the states those read.
+
+    A state that one query reads is a view, computed as part of that query; one that several
+    read is computed once, as a table. They are dropped at the end of the block.
+    """
     con.register("snapshots_input", snapshots)
     con.execute("CREATE OR REPLACE TEMP TABLE snapshots AS SELECT * FROM snapshots_input")
     con.unregister("snapshots_input")
-    readers, needed = list(readers), []
+    readers, kinds = list(readers), {}
     for state in reversed(SNAPSHOT_STATES):
-        if any(re.search(rf"\b{state}\b", text) for text in readers):
-            needed.append(state)
+        reading = sum(1 for text in readers if re.search(rf"\b{state}\b", text))
+        if reading:
+            kinds[state] = "TABLE" if reading > 1 else "VIEW"
             readers.append(queries.load(state))
-    for state in reversed(needed):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {state} AS {queries.load(state)}")
+    created = []
+    try:
+        for state in SNAPSHOT_STATES:
+            if state in kinds:
+                con.execute(f"CREATE TEMP {kinds[state]} {state} AS {queries.load(state)}")
+                created.append(state)
+        yield
+    finally:
+        for state in reversed(created):
+            con.execute(f"DROP {kinds[state]} {state}")
 
 
 _SNAPSHOT_SCHEMA = pa.schema(
