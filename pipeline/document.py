@@ -9,25 +9,19 @@ document is an error, never a file.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-import jsonschema
+import jsonschema_rs
+import orjson
 import pyarrow as pa
 import yaml
-from rfc3339_validator import validate_rfc3339
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
-from pipeline import files
-from pipeline.calendar import UTC
-from pipeline.trends import TRENDS
+from pipeline import duck, files
+from pipeline.trends import TRENDS, Trend
 
-SCHEMA_URI = "urn:unleash:instance-insights"
 SORT_FIELDS = ("date", "week", "project", "environmentType")
 """Arrays are sorted by these fields, where a trend has them."""
 
@@ -37,30 +31,50 @@ class InvalidDocument(ValueError):
 
 
 def assemble(tables: dict[str, pa.Table]) -> dict[str, list[dict[str, Any]]]:
-    """The document from one table per trend (warehouse columns), arrays sorted as Unleash would."""
-    document = {}
-    for trend in TRENDS.values():
-        table = tables[trend.name]
-        keys = [trend.fields[f] for f in SORT_FIELDS if f in trend.fields]
-        table = table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
-        columns = [_column(table[column].to_pylist()) for column in trend.fields.values()]
-        document[trend.array] = [dict(zip(trend.fields, values)) for values in zip(*columns)]
-    return document
+    """The document from one table per trend (warehouse columns), arrays sorted as Unleash would.
+
+    DuckDB writes each array as JSON text, which Python parses: a hundred thousand rows in a
+    fraction of the time building them value by value takes. Instants are written at millisecond
+    precision with ``Z``; whole floats as integers.
+    """
+    con = duck.connect()
+    try:
+        document = {}
+        for trend in TRENDS.values():
+            con.register("trend_rows", tables[trend.name])
+            (text,), = con.sql(_array_query(trend, tables[trend.name].schema)).fetchall()
+            document[trend.array] = orjson.loads(text)
+            con.unregister("trend_rows")
+        return document
+    finally:
+        con.close()
+
+
+def _array_query(trend: Trend, schema: pa.Schema) -> str:
+    """The query that writes a trend's rows as the document's JSON array."""
+    values = []
+    for field, column in trend.fields.items():
+        kind, name = schema.field(column).type, f'"{column}"'
+        if pa.types.is_timestamp(kind):
+            value = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+        elif pa.types.is_floating(kind):
+            value = f"CASE WHEN {name} = trunc({name}) THEN to_json({name}::BIGINT) ELSE to_json({name}) END"
+        else:
+            value = name
+        values.append(f"'{field}': {value}")
+    order = ", ".join(f'"{trend.fields[f]}"' for f in SORT_FIELDS if f in trend.fields)
+    return f"SELECT coalesce(to_json(list({{{', '.join(values)}}} ORDER BY {order})), '[]')::VARCHAR FROM trend_rows"
 
 
 def validate(document: dict) -> None:
-    """Raise ``InvalidDocument`` unless the document meets ``instanceInsightsSchema``, formats included.
-
-    A validator compiled from the schema checks the document; only a document it rejects is
-    checked again, slowly, to list every fault with its path.
-    """
-    try:
-        _fast_validator()(document)
-    except fastjsonschema.JsonSchemaException:
-        faults = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-        listed = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message}" for e in faults[:5])
-        more = f" (and {len(faults) - 5} more)" if len(faults) > 5 else ""
-        raise InvalidDocument(f"the insights document does not meet instanceInsightsSchema: {listed}{more}") from None
+    """Raise ``InvalidDocument`` unless the document meets ``instanceInsightsSchema``, formats included."""
+    validator = _validator()
+    if validator.is_valid(document):
+        return
+    faults = sorted(validator.iter_errors(document), key=lambda e: [(isinstance(p, str), p) for p in e.instance_path])
+    listed = "; ".join(f"{'/'.join(map(str, e.instance_path)) or '(document)'}: {e.message}" for e in faults[:5])
+    more = f" (and {len(faults) - 5} more)" if len(faults) > 5 else ""
+    raise InvalidDocument(f"the insights document does not meet instanceInsightsSchema: {listed}{more}")
 
 
 def write(data_dir: Path, target: Path, document: dict) -> None:
@@ -77,35 +91,11 @@ def text(document: dict) -> str:
 
 @cache
 def _openapi() -> dict:
-    return yaml.safe_load(resources.files("pipeline").joinpath("instance-insights-openapi.yaml").read_text("utf-8"))
+    text = resources.files("pipeline").joinpath("instance-insights-openapi.yaml").read_text("utf-8")
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10 times faster
 
 
 @cache
-def _fast_validator():
+def _validator() -> jsonschema_rs.Draft202012Validator:
     schema = {"$ref": "#/components/schemas/instanceInsightsSchema", "components": _openapi()["components"]}
-    return fastjsonschema.compile(schema, formats={"date-time": validate_rfc3339, "double": lambda _: True})
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    registry = Registry().with_resource(SCHEMA_URI, Resource(contents=_openapi(), specification=DRAFT202012))
-    return jsonschema.Draft202012Validator(
-        {"$ref": f"{SCHEMA_URI}#/components/schemas/instanceInsightsSchema"},
-        registry=registry,
-        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-    )
-
-
-def _column(values: list) -> list:
-    """A warehouse column as JSON writes it: instants at ms precision with Z, whole floats as integers."""
-    if not values:
-        return values
-    sample = next((v for v in values if v is not None), None)
-    if isinstance(sample, dt.datetime):
-        text = {v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z" for v in set(values)}
-        return [text[v] for v in values]
-    if isinstance(sample, float):
-        return [int(v) if v.is_integer() else v for v in values]
-    if isinstance(sample, list):
-        return [dict(v) for v in values]
-    return values
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)

@@ -59,7 +59,7 @@ def test_a_missing_field_is_rejected_and_nothing_is_written(tmp_path):
     doc = small_document(tmp_path)
     del doc["projectFlagTrends"][0]["health"]
     target = tmp_path / "out.json"
-    with pytest.raises(InvalidDocument, match="'health' is a required property"):
+    with pytest.raises(InvalidDocument, match='projectFlagTrends/0: "health" is a required property'):
         document.write(tmp_path, target, doc)
     assert not target.exists()
 
