@@ -28,17 +28,21 @@ def backfill(data_dir: str) -> dict:
 
 
 def floor(data_dir: str) -> dict:
-    """Read every lake column the trends need once, and aggregate it with a trivial group-by."""
+    """Read every lake column the trends need once, and aggregate it with a trivial group-by.
+
+    The metrics' day comes from each file's path, as the trends take it; snapshots are left out
+    (a few thousand rows).
+    """
     from pipeline.lake import Lake
 
     lake, con = Lake(Path(data_dir)), duck.connect()
     scans = {
-        "client_metrics": "SELECT environment, sum(yes), sum(no), max(feature_name), max(app_name), max(timestamp) "
+        "client_metrics": "SELECT environment, sum(yes), sum(no), max(feature_name), max(app_name) "
                           "FROM read_parquet($files) GROUP BY environment",
         "events": "SELECT type, max(id), max(created_at), max(feature_name), max(project), max(environment), "
-                  "max(flag_type), bool_or(stale), max(old_project), max(new_project), max(lifetime_days) "
-                  "FROM read_parquet($files) GROUP BY type",
-        "user_activity": "SELECT kind, max(user_id), max(seen_at) FROM read_parquet($files) GROUP BY kind",
+                  "max(flag_type), bool_or(stale), max(old_project), max(new_project), max(lifetime_days), "
+                  "max(previous_lifetime_days) FROM read_parquet($files) GROUP BY type",
+        "user_activity": "SELECT max(user_id), max(seen_at) FROM read_parquet($files)",
     }
     rows = 0
     for entity, query in scans.items():

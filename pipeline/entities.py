@@ -24,7 +24,8 @@ class Entity:
       * ``"daily_files"``: one file per UTC day of ``time_column``, re-read from the last landed
         day or hour (which may still grow) and merged on ``key``;
       * ``"snapshot"``: the whole table each run, kept only when it differs from the last one.
-    ``key`` identifies a row for merging and diffing; ``time_columns`` are the instants a changed
+    ``key`` identifies a row for merging and diffing, and orders a day file's rows (time first, as
+    sources deliver them, so sorting is cheap); ``time_columns`` are the instants a changed
     row can affect trends from; ``diff_ignores`` are columns whose changes affect no trend (a
     user's ``seen_at`` reaches the trends through ``user_activity``); ``optional`` entities may be
     missing in older Unleash versions.
@@ -162,7 +163,7 @@ ENTITIES: dict[str, Entity] = {
                 ]
             ),
             kind="daily_files",
-            key=("feature_name", "app_name", "environment", "timestamp"),
+            key=("timestamp", "feature_name", "app_name", "environment"),
             time_column="timestamp",
         ),
         Entity(
@@ -178,7 +179,7 @@ ENTITIES: dict[str, Entity] = {
                 ]
             ),
             kind="daily_files",
-            key=("feature_name", "app_name", "environment", "date"),
+            key=("date", "feature_name", "app_name", "environment"),
             time_column="date",
             optional=True,
         ),
