@@ -68,6 +68,7 @@ def main() -> None:
         log = lambda message: print(f"[bench {args.tier}] {message}", file=sys.stderr, flush=True)  # noqa: E731
         log(f"generating {tier.days} days at {tier.rows_per_day:,} hourly rows a day")
         generated = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
+        os.sync()  # the generator's writes reach the disk now, not during the measured steps
         log(f"landed in {generated['seconds']:.1f} s; measuring the floor")
         floor = step("floor", data_dir=str(year))
         backfill, rss = peak_rss_mib("backfill", data_dir=str(year))
@@ -80,6 +81,7 @@ def main() -> None:
         log(f"daily run {daily['seconds']:.1f} s; three months of history")
         step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         step("backfill", data_dir=str(quarter))
+        os.sync()
         daily_quarter = step("daily", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         figures.append(("daily run, full history (s)", daily["seconds"], None, "<= 5"))
         figures.append(("daily run, three months (s)", daily_quarter["seconds"], None, ""))

@@ -475,8 +475,8 @@ def _last_of_each_key(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     """The rows sorted by ``key``, keeping of each key only the row delivered last.
 
     The sort is stable, so rows with equal keys stay in delivery order, side by side; a row whose
-    next row has the same key is dropped. Cheaper than a hash-based ``unique`` on rows that
-    arrive nearly sorted.
+    next row has the same key is dropped. The file needs the sort anyway; this saves a hash-based
+    ``unique`` over the same rows.
     """
     ordered = frame.sort(key, maintain_order=True)
     repeated = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key]).fill_null(False)

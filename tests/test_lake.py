@@ -50,7 +50,7 @@ def test_a_growing_metrics_hour_replaces_the_days_file(tmp_path):
     assert [(r["yes"], r["no"]) for r in pq.read_table(file).to_pylist()] == [(5, 2)]
 
 
-def test_a_row_delivered_twice_in_one_landing_lands_once_as_delivered_last_and_days_are_in_hour_order(tmp_path):
+def test_a_row_delivered_twice_in_one_landing_lands_once_as_delivered_last_in_key_order(tmp_path):
     u = base()
     u.hourly = [
         ("a", "web", "production", at("2025-01-06T11:00"), 1, 1),
@@ -60,7 +60,7 @@ def test_a_row_delivered_twice_in_one_landing_lands_once_as_delivered_last_and_d
     lake = u.land(tmp_path)
     rows = pq.read_table(lake.day_files("client_metrics")[dt.date(2025, 1, 6)]).to_pylist()
     assert [(r["timestamp"].hour, r["environment"], r["yes"], r["no"]) for r in rows] == [
-        (10, "staging", 2, 0), (11, "production", 3, 3)
+        (11, "production", 3, 3), (10, "staging", 2, 0)
     ]
 
 
