@@ -31,14 +31,13 @@ def staging_dir(data_dir: Path) -> Path:
 
 def publish(staged: Path, target: Path) -> None:
     """Move a fully written, fsynced staged file onto ``target`` atomically and durably."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target)
-    _fsync_dir(target.parent)
+    _move(staged, target)
+    _fsync(target.parent)
 
 
 def write_atomically(data_dir: Path, target: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(path)`` on a staged path, fsync it, then publish it as ``target``."""
-    staged = staging_dir(data_dir) / f"{uuid.uuid4().hex}{target.suffix}"
+    staged = _staged_path(staging_dir(data_dir), target.suffix)
     try:
         _write_durably(staged, write)
         publish(staged, target)
@@ -48,8 +47,7 @@ def write_atomically(data_dir: Path, target: Path, write: Callable[[Path], None]
 
 def _write_durably(path: Path, write: Callable[[Path], None]) -> None:
     write(path)
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
+    _fsync(path)
 
 
 def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
@@ -95,10 +93,9 @@ class Batch:
             written.result()
         directories = {}
         for staged, target in self.staged:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, target)
+            _move(staged, target)
             directories[target.parent] = None
-        list(self.pool.map(_fsync_dir, directories))
+        list(self.pool.map(_fsync, directories))
         self.staged = []
 
     def discard(self) -> None:
@@ -109,7 +106,7 @@ class Batch:
         self.staged = []
 
     def _stage(self, target: Path, write: Callable[[Path], None]) -> None:
-        staged = self.staging / f"{uuid.uuid4().hex}{target.suffix}"
+        staged = _staged_path(self.staging, target.suffix)
         self.staged.append((staged, target))
         self.writing.append(self.pool.submit(_write_durably, staged, write))
 
@@ -137,7 +134,7 @@ class ParquetSink:
     def __init__(self, data_dir: Path, target: Path, schema: pa.Schema, metadata: dict[str, str] | None = None):
         self.data_dir, self.target = data_dir, target
         self.schema = schema.with_metadata({**(schema.metadata or {}), **(metadata or {})}) if metadata else schema
-        self.staged = staging_dir(data_dir) / f"{uuid.uuid4().hex}.parquet"
+        self.staged = _staged_path(staging_dir(data_dir), ".parquet")
         self.writer: pq.ParquetWriter | None = None
         self.buffer: list[pa.Table] = []
         self.buffered = 0
@@ -159,8 +156,7 @@ class ParquetSink:
             if self.rows:
                 self._flush()
                 self.writer.close()
-                with open(self.staged, "rb+") as handle:
-                    os.fsync(handle.fileno())
+                _fsync(self.staged)
                 publish(self.staged, self.target)
             return self.rows
         finally:
@@ -198,8 +194,18 @@ def _json(document: Any) -> Callable[[Path], None]:
     return lambda path: path.write_text(text, encoding="utf-8")
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _staged_path(staging: Path, suffix: str) -> Path:
+    return staging / f"{uuid.uuid4().hex}{suffix}"
+
+
+def _move(staged: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's contents to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
