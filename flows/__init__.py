@@ -1,7 +1,14 @@
 """Prefect flows over the pipeline library: the daily run, the backfill and the schedule. Nothing else.
 
-Importing the package sends the library's logs (logger ``pipeline``, from INFO up) to the flow
-and task runs' logs, also where no command line set that up (a served deployment, a worker).
+Importing the package, before Prefect itself, sets Prefect's defaults for this product (each one
+only where the environment has not set it):
+
+* the library's logs (logger ``pipeline``, from INFO up) reach the flow and task runs' logs, also
+  where no command line set that up (a served deployment, a worker);
+* a temporary server sends no usage analytics;
+* a temporary server may take 90 s to start instead of Prefect's 20: a fresh ``PREFECT_HOME``
+  migrates its database first, which takes 17 to 19 s on an idle 2-core machine, so Prefect's
+  default failed runs on a busy one.
 """
 
 import logging
@@ -9,5 +16,7 @@ import os
 
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # library calls outside a flow run
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 if logging.getLogger("pipeline").level == logging.NOTSET:
     logging.getLogger("pipeline").setLevel(logging.INFO)

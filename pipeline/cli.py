@@ -230,9 +230,6 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.sources import SourceError, UnknownSource
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     try:
         code = cli.main(args=argv, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:

@@ -117,3 +117,20 @@ def test_a_normal_run_prints_no_telemetry_errors_and_no_tracebacks(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "ERROR" not in done.stderr and "telemetry" not in done.stderr.lower()
     assert done.stdout.strip().endswith("insights_2023-12-07_2024-01-07.json")
+
+
+@pytest.mark.parametrize("set_by_user, expected", [(None, 90), ("300", 300)])
+def test_a_temporary_server_may_take_90_seconds_to_start_unless_the_user_says_otherwise(set_by_user, expected):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    if set_by_user:
+        environment["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = set_by_user
+    probe = ("import flows\n"
+             "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout\n"
+             "print(timeout.value())")
+    done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert int(done.stdout) == expected
