@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from pipeline import calendar, checks, document, duck, files, trends
@@ -137,10 +138,12 @@ def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
     build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])
     stored = [p for p in needed if p not in later]
-    tables = _read(Warehouse(data_dir), stored)
-    for trend, parts in _compute(lake, later).items():
-        tables[trend] = pa.concat_tables([tables[trend], *parts.values()])
-    result = document.assemble(tables)
+    computed = _compute(lake, later)
+    con = duck.connect()
+    try:
+        result = document.assemble(_rows(con, warehouse, stored, computed))
+    finally:
+        con.close()
     document.validate(result)
     return result
 
@@ -159,15 +162,13 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
     return result
 
 
-def _read(warehouse: Warehouse, partitions: list[Partition]) -> dict[str, pa.Table]:
-    con = duck.connect()
-    try:
-        tables = {}
-        for name, trend in trends.TRENDS.items():
-            paths = warehouse.files_for(name, [p for p in partitions if p.grain == trend.grain])
-            tables[name] = (
-                con.read_parquet(paths).to_arrow_table().cast(SCHEMAS[name]) if paths else SCHEMAS[name].empty_table()
-            )
-        return tables
-    finally:
-        con.close()
+def _rows(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, stored: list[Partition],
+          computed: dict[str, dict[str, pa.Table]]) -> dict[str, duckdb.DuckDBPyRelation]:
+    """Each trend's rows for a document, unread: its stored partitions' files, then the rows
+    computed for this document alone (warehouse columns, in the warehouse's order)."""
+    relations = {}
+    for name, trend in trends.TRENDS.items():
+        rows = con.from_arrow(pa.concat_tables([SCHEMAS[name].empty_table(), *computed.get(name, {}).values()]))
+        paths = warehouse.files_for(name, [p for p in stored if p.grain == trend.grain])
+        relations[name] = con.read_parquet(paths).union(rows) if paths else rows
+    return relations
