@@ -125,6 +125,7 @@ def extract(work_dir: str, tier: str) -> dict:
 
 
 def prefect_startup() -> dict:
+    import flows  # noqa: F401 - the product's Prefect defaults (start-up timeout, no analytics), before Prefect
     from prefect import flow
 
     @flow
