@@ -6,9 +6,9 @@ only where the environment has not set it):
 * the library's logs (logger ``pipeline``, from INFO up) reach the flow and task runs' logs, also
   where no command line set that up (a served deployment, a worker);
 * a temporary server sends no usage analytics;
-* a temporary server may take 90 s to start instead of Prefect's 20: a fresh ``PREFECT_HOME``
-  migrates its database first, which takes 17 to 19 s on an idle 2-core machine, so Prefect's
-  default failed runs on a busy one.
+* a temporary server may take 90 s to answer instead of Prefect's 20. With a fresh
+  ``PREFECT_HOME`` it creates its database first, and the flow began 15 s after the server started
+  on an idle 2-core machine, so Prefect's default failed runs on a busy one.
 """
 
 import logging
