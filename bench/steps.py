@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -73,9 +75,10 @@ def export(data_dir: str) -> dict:
     return {"rows": sum(len(v) for v in doc.values())}
 
 
-def extract(work_dir: str, tier: str) -> dict:
+def extract(work_dir: str, tier: str, repeats: int) -> dict:
     """Extraction from PostgreSQL of two days of hourly metrics and the year's events, against the
-    floor: ``COPY (the same queries) TO STDOUT`` read to nothing."""
+    floor: ``COPY (the same queries) TO STDOUT`` read to nothing; each ``repeats`` times, in turn,
+    into an empty lake (medians, and every run)."""
     import io
 
     import psycopg
@@ -107,20 +110,25 @@ def extract(work_dir: str, tier: str) -> dict:
                     copy.write(buffer.getvalue())
             cursor.execute("ANALYZE")
         rows = events.num_rows + metrics.num_rows
-        began = time.perf_counter()
-        landing = job.land(Path(work_dir) / "extracted", PostgresSource(url))
-        extraction = time.perf_counter() - began
-        began = time.perf_counter()
-        copied = 0
-        with psycopg.connect(url) as connection, connection.cursor() as cursor:
-            for name, since in (("events", "0"), ("client_metrics", "-infinity")):
-                cursor.execute("SELECT set_config('insights.since', %s, true)", (since,))
-                with cursor.copy(f"COPY ({queries.load('unleash/' + name)}) TO STDOUT (FORMAT binary)") as copy:
-                    for block in copy:
-                        copied += len(block)
-        floor = time.perf_counter() - began
+        extractions, copies = [], []
+        for _ in range(repeats):
+            target = Path(work_dir) / "extracted"
+            shutil.rmtree(target, ignore_errors=True)
+            began = time.perf_counter()
+            landing = job.land(target, PostgresSource(url))
+            extractions.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            copied = 0
+            with psycopg.connect(url) as connection, connection.cursor() as cursor:
+                for name, since in (("events", "0"), ("client_metrics", "-infinity")):
+                    cursor.execute("SELECT set_config('insights.since', %s, true)", (since,))
+                    with cursor.copy(f"COPY ({queries.load('unleash/' + name)}) TO STDOUT (FORMAT binary)") as copy:
+                        for block in copy:
+                            copied += len(block)
+            copies.append(time.perf_counter() - began)
     landed = landing.rows["events"] + landing.rows["client_metrics"]
-    return {"rows": rows, "landed": landed, "extraction_seconds": extraction, "copy_seconds": floor,
+    return {"rows": rows, "landed": landed, "extraction_seconds": statistics.median(extractions),
+            "copy_seconds": statistics.median(copies), "extraction_runs": extractions, "copy_runs": copies,
             "copy_bytes": copied}
 
 
