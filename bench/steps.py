@@ -99,7 +99,7 @@ def extract(work_dir: str, tier: str, repeats: int) -> dict:
                            "project": events["project"], "environment": events["environment"],
                            "feature_name": events["feature_name"], "created_by_user_id": events["created_by_user_id"]})
     metrics = pa.Table.from_batches(list(instance.metrics(END - dt.timedelta(days=1), END)))
-    schema = Path(__file__).parents[1] / "tests" / "unleash" / "schema.sql"
+    schema = Path(__file__).parents[1] / "tests" / "unleash" / "schema-8.sql"
     with cluster() as server:
         url = server.create_database("unleash_bench", schema)
         with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:

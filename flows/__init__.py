@@ -20,3 +20,29 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 if logging.getLogger("pipeline").level == logging.NOTSET:
     logging.getLogger("pipeline").setLevel(logging.INFO)
+
+
+class _WithoutTraceback(logging.Formatter):
+    """Another formatter's lines without the traceback a record carries: failures stay one line."""
+
+    def __init__(self, inner: logging.Formatter):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            return self.inner.format(record)
+        plain = logging.makeLogRecord(record.__dict__)  # other handlers (Prefect's API logs) keep the traceback
+        plain.exc_info = plain.exc_text = plain.stack_info = None
+        return self.inner.format(plain)
+
+
+def terminal_without_tracebacks() -> None:
+    """Prefect's terminal log lines without tracebacks: a failed task or flow run is one line there,
+    and the traceback stays in the run's logs that the Prefect server keeps (and on ``--debug``)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict))]
+    for handler in {h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)}:
+        if not isinstance(handler.formatter, _WithoutTraceback):
+            handler.setFormatter(_WithoutTraceback(handler.formatter or logging.Formatter()))

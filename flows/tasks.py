@@ -12,16 +12,30 @@ from prefect.cache_policies import NONE
 
 from pipeline import document, job
 from pipeline.lake import Lake
-from pipeline.sources import Source, open_source
+from pipeline.sources import Source, SourceUnavailable, open_source
 from pipeline.warehouse import Partition
 
 
 def source_retries() -> dict:
     """Retries of the steps that talk to the source: INSIGHTS_SOURCE_RETRIES (default 3) after
-    INSIGHTS_SOURCE_RETRY_DELAYS seconds (default "2,10,30", the last repeated)."""
+    INSIGHTS_SOURCE_RETRY_DELAYS seconds (default "2,10,30", the last repeated), only while the
+    source is unavailable: a source that refuses (a bad password, a missing grant or column) fails
+    at once."""
     retries = int(os.environ.get("INSIGHTS_SOURCE_RETRIES", "3"))
     delays = [float(d) for d in os.environ.get("INSIGHTS_SOURCE_RETRY_DELAYS", "2,10,30").split(",")]
-    return {"retries": retries, "retry_delay_seconds": (delays + delays[-1:] * retries)[:retries] or 0}
+    return {"retries": retries, "retry_delay_seconds": (delays + delays[-1:] * retries)[:retries] or 0,
+            "retry_condition_fn": worth_retrying}
+
+
+def worth_retrying(task, task_run, state) -> bool:
+    """Whether a failed landing may succeed if tried again: only when the source was unavailable."""
+    try:
+        state.result()
+    except SourceUnavailable:
+        return True
+    except Exception:  # noqa: BLE001 - anything else fails the same way again
+        return False
+    return False
 
 
 def resolve_source(source: str | None, as_of: dt.date, seed: int) -> Source:

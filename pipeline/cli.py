@@ -85,6 +85,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+def _prefect_terminal(ctx: click.Context) -> None:
+    """Prefect's logs on the terminal: one line per failure unless --debug (tracebacks stay in the run's logs)."""
+    if not ctx.find_root().obj["debug"]:
+        from flows import terminal_without_tracebacks
+
+        terminal_without_tracebacks()
+
+
 @cli.command(context_settings=CONTEXT)
 @click.option(
     "--source",
@@ -98,7 +106,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")
 @click.option("--seed", type=int, default=1, show_default=True, help="The sample instance's seed.")
 @wait_option
-def run(source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
+@click.pass_context
+def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
     """Land raw data, build every missing or stale partition, write the month's document.
 
     Runs the `insights-run` Prefect flow (with no Prefect server configured, Prefect starts a
@@ -109,6 +118,7 @@ def run(source: str, data_dir: Path, date: dt.date | None, seed: int, wait_secon
 
     as_of = date or calendar.today()
     open_source(source, as_of, seed)
+    usable_data_dir(data_dir)
     if source.startswith(("postgresql://", "postgres://")):
         # the password travels in the environment, never as a (recorded) flow parameter
         source, password = without_password(source)
@@ -116,7 +126,7 @@ def run(source: str, data_dir: Path, date: dt.date | None, seed: int, wait_secon
             os.environ["PGPASSWORD"] = password
     from flows.run import insights_run
 
-    usable_data_dir(data_dir)
+    _prefect_terminal(ctx)
     result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
     click.echo(result["document"])
 
@@ -137,6 +147,7 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
     default_first, last = calendar.default_range(last)
     first = first or default_first
     calendar.check_range(first, last)
+    job.require_landed(data_dir)
     with exclusive(data_dir, f"export --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
         result = job.export(data_dir, first, last)
     if out == "-":
@@ -158,17 +169,22 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
               help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (env INSIGHTS_DASK_ADDRESS); "
               "without it --task-runner dask starts a local cluster.")
 @wait_option
-def backfill(first: dt.date, last: dt.date, data_dir: Path, concurrency: int, runner: str,
+@click.pass_context
+def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, concurrency: int, runner: str,
              dask_address: str | None, wait_seconds: float) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
     Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per
     partition. Idempotent: the same range gives the same bytes.
     """
+    from pipeline import job
+
     calendar.check_range(first, last)
+    job.require_landed(data_dir)
     usable_data_dir(data_dir)
     from flows.backfill import insights_backfill, shared_prefect_api, task_runner
 
+    _prefect_terminal(ctx)
     flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
     with shared_prefect_api(runner == "dask"):
         result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
@@ -178,7 +194,8 @@ def backfill(first: dt.date, last: dt.date, data_dir: Path, concurrency: int, ru
 @cli.command(context_settings=CONTEXT)
 @click.option("--cron", default="30 0 * * *", show_default=True, help="When to run, as a cron expression in UTC.")
 @data_dir_option
-def serve(cron: str, data_dir: Path) -> None:
+@click.pass_context
+def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
     """Serve the daily deployment `insights-run/daily` until stopped.
 
     Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL). Each run builds
@@ -186,6 +203,7 @@ def serve(cron: str, data_dir: Path) -> None:
     """
     from flows.serve import serve as serve_daily
 
+    _prefect_terminal(ctx)
     serve_daily(cron, str(data_dir.absolute()))
 
 
@@ -227,6 +245,7 @@ def cli_reference() -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``insights`` console script."""
     from pipeline.document import InvalidDocument
+    from pipeline.job import NothingLanded
     from pipeline.sources import SourceError, UnknownSource
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -236,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
         _fail(str(error), 2, debug)
-    except DataDirBusy as error:
+    except (DataDirBusy, NothingLanded) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)

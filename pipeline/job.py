@@ -31,6 +31,19 @@ from pipeline.warehouse import (
 log = logging.getLogger(__name__)
 
 
+class NothingLanded(RuntimeError):
+    """A data directory whose lake holds no landed data: there is nothing to build or read."""
+
+
+def require_landed(data_dir: Path) -> Lake:
+    """The data directory's lake, or ``NothingLanded`` when nothing was ever landed there (nothing is created)."""
+    lake = Lake(data_dir)
+    if lake.generation == 0:
+        raise NothingLanded(f"data directory {data_dir} holds no landed data: run `insights run` first (on the "
+                            "sample, or with --source for your Unleash), or pass the --data-dir it wrote")
+    return lake
+
+
 def land(data_dir: Path, source: Source) -> Landing:
     """Land everything new from a source into the data directory's lake as one generation."""
     lake = Lake(data_dir)
@@ -73,6 +86,7 @@ def plan_run(data_dir: Path, as_of: dt.date) -> list[Partition]:
 
 def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partition]:
     """Every partition of ``first``..``last``; weeks are seen as of ``last``, or of a later run's date."""
+    require_landed(data_dir)
     as_of = max(last, Warehouse(data_dir).latest_week_snapshot() or last)
     return partitions_between(first, last, as_of)
 
@@ -133,7 +147,7 @@ def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     for this document only, leaving the warehouse as it is.
     """
     calendar.check_range(first, last)
-    lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
+    lake, warehouse, code = require_landed(data_dir), Warehouse(data_dir), code_version()
     needed = partitions_between(first, last, last)
     later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
     build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])

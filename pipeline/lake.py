@@ -127,6 +127,10 @@ class Lake:
         snapshots = self.snapshot_files(entity)
         return snapshots[-1] if snapshots else None
 
+    def has_rows(self, entity: str) -> bool:
+        """Whether any committed snapshot of an entity holds a row (an empty table lands as an empty snapshot)."""
+        return _has_rows(self.root, self.state, entity)
+
     def empty_table(self, entity: str) -> pa.Table:
         """A zero-row table with the entity's schema, for entities the lake has no file of."""
         schema = ENTITIES[entity].schema
@@ -346,9 +350,9 @@ class Lake:
         name = f"{entity.name}/g{landing.generation:06d}.parquet"
         stamped = new.with_columns(pl.lit(landing.extracted_at).cast(pl.Datetime("us", "UTC")).alias(SNAPSHOT_STAMP))
         self._write(name, stamped.to_arrow(), {"insights.snapshot_at": _text(landing.extracted_at)})
+        self._snapshot_affects(entity, old, new, landing, state)
         snapshots.append({"file": name, "at": _text(landing.extracted_at)})
         landing.rows[entity.name] = new.height
-        self._snapshot_affects(entity, old, new, landing, state)
 
     def _snapshot_affects(
         self, entity: Entity, old: pl.DataFrame | None, new: pl.DataFrame, landing: Landing, state: dict
@@ -357,7 +361,8 @@ class Lake:
 
         The trends read ``feature_environments`` nowhere; ``project_members`` snapshots count from
         the moment they were taken (the first one for all time before it); ``feature_lifecycles``
-        only ever adds the stages it shows. Otherwise a changed row affects trends from the
+        only ever adds the stages it shows, except its first rows ever, which replace the production
+        entries the metrics gave every flag. Otherwise a changed row affects trends from the
         earliest of its instants, and an entity with no instants (a lifetime, an environment's
         type) affects every partition.
         """
@@ -365,6 +370,10 @@ class Lake:
             return
         if entity.name == "project_members" and old is not None:
             self._record(landing, entity.name, None, landing.extracted_at)
+            return
+        if entity.name == "feature_lifecycles" and new.height and not _has_rows(self.root, state, entity.name):
+            # the first stages ever landed: production entries stop coming from metrics, for every flag
+            landing.changes_everything = True
             return
         if not entity.time_columns:
             landing.changes_everything = True
@@ -460,6 +469,11 @@ def earliest_changed_instant(entity: Entity, old: pl.DataFrame, new: pl.DataFram
     if not candidates:
         return None
     return both.select(pl.min_horizontal(candidates).min()).item()
+
+
+def _has_rows(root: Path, state: dict, entity: str) -> bool:
+    snapshots = state["entities"].get(entity, {}).get("snapshots", [])
+    return any(pq.read_metadata(root / s["file"]).num_rows for s in snapshots)
 
 
 def _frames(entity: Entity, batches: Iterable[pa.RecordBatch] | pa.Table) -> Iterator[pl.DataFrame]:

@@ -1,6 +1,7 @@
--- flag_live_from_metrics: the moment each flag entered production, for a lake with no
--- feature_lifecycles (an Unleash without the table): its first metrics (yes + no > 0) in a
--- production-type environment while enabled there, at the later of the bucket's start and the enable.
+-- flag_live_from_metrics: the moment each flag entered production, for a lake that never landed a
+-- lifecycle stage (Unleash 5.12 records none unless its experimental lifecycle flag is on): its
+-- first metrics (yes + no > 0) in a production-type environment while enabled there, at the later
+-- of the bucket's start and the enable.
 -- Grain: one row per flag name. Instants are UTC.
 -- Inputs: client_metrics_history, environment_enablement, environments.
 WITH production_spans AS (

@@ -87,13 +87,32 @@ def test_the_cli_reference_matches_the_help():
 
 
 def test_an_unusable_data_directory_is_one_line_and_exit_2(capsys):
-    code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", "/proc/x/data")
+    code, _, err = call(capsys, "run", "--data-dir", "/proc/x/data")
     assert code == 2 and len(err.splitlines()) == 1 and "cannot use data directory /proc/x/data" in err
+
+
+@pytest.mark.parametrize("command", [["export"], ["backfill", "--from", "2025-01-01", "--to", "2025-01-31"]])
+def test_reading_a_data_directory_where_nothing_was_landed_is_one_line_exit_1_and_writes_nothing(
+    capsys, tmp_path, command
+):
+    data_dir = tmp_path / "data"
+    code, out, err = call(capsys, *command, "--data-dir", str(data_dir))
+    assert code == 1 and out == "" and len(err.splitlines()) == 1
+    assert err == (f"insights: error: data directory {data_dir} holds no landed data: run `insights run` first "
+                   "(on the sample, or with --source for your Unleash), or pass the --data-dir it wrote\n")
+    assert not data_dir.exists()
+    data_dir.mkdir()
+    assert call(capsys, *command, "--data-dir", str(data_dir))[0] == 1
+    assert list(data_dir.iterdir()) == []
 
 
 def test_a_busy_data_directory_is_one_line_and_exit_1(capsys, tmp_path):
     from tests.test_hostile import held_by_another_run
 
+    u = Instance()
+    u.project("p")
+    u.land(tmp_path)
+    capsys.readouterr()
     with held_by_another_run(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
         code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
     assert code == 1 and len(err.splitlines()) == 1 and "is in use by pid" in err and "--wait" in err

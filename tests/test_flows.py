@@ -51,9 +51,9 @@ def test_run_from_postgres_never_records_the_password(prefect, capsys, postgres,
     from prefect.client.orchestration import get_client
 
     from tests.postgres_server import PASSWORD
-    from tests.test_postgres import UNLEASH
+    from tests.test_postgres import SCRIPTS
 
-    url = postgres.create_database("unleash_flow", UNLEASH / "schema.sql", UNLEASH / "instance.sql")
+    url = postgres.create_database("unleash_flow", *SCRIPTS["8"])
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--source", url, "--data-dir", str(tmp_path), "--date", "2025-03-03"])
     out, err = capsys.readouterr()

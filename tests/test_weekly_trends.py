@@ -106,14 +106,41 @@ def test_created_flags_are_counted_by_type_and_never_empty(tmp_path):
     assert (weeks["2025-03"]["createdFlags"], weeks["2025-03"]["archivedFlags"]) == ({"experiment": 0, "release": 0}, 1)
 
 
-def test_created_flags_use_the_type_at_the_snapshot(tmp_path):
+def test_a_creation_counts_under_its_type_at_its_week_and_a_later_type_change_adds_no_key(tmp_path):
     u = Instance()
     u.project("p")
-    u.flag("a", "p", "2025-01-06T10:00")
-    u.update_metadata("a", "2025-01-20T10:00", type_="operational")
-    doc = u.insights(tmp_path, "2025-01-06", "2025-01-26")
+    u.flag("a", "p", "2025-01-06T10:00", type_="operational")  # week 2025-02
+    u.update_metadata("a", "2025-01-22T10:00", type_="kill-switch")  # week 2025-04: the key stays operational
+    u.flag("b", "p", "2025-01-27T10:00", type_="kill-switch")  # week 2025-05: now kill-switch is a key
+    u.flag("c", "p", "2025-02-03T10:00", type_="release")  # week 2025-06, Monday ...
+    u.update_metadata("c", "2025-02-05T10:00", type_="experiment")  # ... and by its Sunday an experiment
+    doc = u.insights(tmp_path, "2025-01-06", "2025-02-09")
     created = {r["week"]: r["createdFlags"] for r in doc["creationArchiveTrends"]}
-    assert created == {"2025-02": {"release": 1}, "2025-03": {"release": 0}, "2025-04": {"operational": 0}}
+    assert created == {
+        "2025-02": {"operational": 1},
+        "2025-03": {"operational": 0},
+        "2025-04": {"operational": 0},
+        "2025-05": {"kill-switch": 1, "operational": 0},
+        "2025-06": {"experiment": 1, "kill-switch": 0, "operational": 0},
+    }
+
+
+def test_a_flag_moved_to_another_project_is_no_creation_there(tmp_path):
+    u = Instance()
+    u.project("a")
+    u.project("b")
+    u.flag("f", "a", "2025-01-07T10:00")  # week 2025-02, in a
+    u.move("f", "2025-01-14T10:00", to="b")  # week 2025-03: b has no creation yet, so no row
+    u.flag("g", "b", "2025-01-28T10:00", type_="experiment")  # week 2025-05: b's first creation
+    doc = u.insights(tmp_path, "2025-01-06", "2025-02-02")
+    created = {(r["week"], r["project"]): r["createdFlags"] for r in doc["creationArchiveTrends"]}
+    assert created == {
+        ("2025-02", "a"): {"release": 1},
+        ("2025-03", "a"): {"release": 0},
+        ("2025-04", "a"): {"release": 0},
+        ("2025-05", "a"): {"release": 0},
+        ("2025-05", "b"): {"experiment": 1},
+    }
 
 
 def test_weekly_arrays_keep_a_project_up_to_the_week_it_was_archived_in(tmp_path):

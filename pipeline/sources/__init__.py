@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipeline.sources.base import Source, SourceError, UnknownSource
+from pipeline.sources.base import Source, SourceError, SourceRefused, SourceUnavailable, UnknownSource
 
 
 def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:

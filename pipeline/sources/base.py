@@ -26,6 +26,16 @@ class SourceError(RuntimeError):
     """A source that cannot be read: its message is one line a user can act on."""
 
 
+class SourceUnavailable(SourceError):
+    """A source that cannot be read just now (a refused or dropped connection, a server starting up
+    or shutting down, a timeout): nothing was landed, and trying again later may succeed."""
+
+
+class SourceRefused(SourceError):
+    """A source that can never be read as it is set up (bad credentials, a missing grant, a schema
+    this version cannot read, not an Unleash database): trying again will not help."""
+
+
 class UnknownSource(SourceError):
     """A source name that is neither ``sample``, a ``postgresql://`` URL nor an export directory."""
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.entities import ENTITIES, SNAPSHOT_STAMP
 from pipeline.lake import STATE_FILE, Lake
-from pipeline.sources.base import SourceError, TableSession, UnknownSource
+from pipeline.sources.base import SourceRefused, TableSession, UnknownSource
 
 
 class ExportDirSource:
@@ -36,7 +36,7 @@ class ExportDirSource:
     def session(self) -> Iterator[TableSession]:
         landings = self.lake.landings
         if not landings:
-            raise SourceError(f"export directory {self.lake.root} holds no landed data")
+            raise SourceRefused(f"export directory {self.lake.root} holds no landed data")
         extracted_at = dt.datetime.fromisoformat(landings[-1]["extracted_at"])
         yield TableSession({name: self._table(name) for name in ENTITIES if self._has(name)}, extracted_at)
 

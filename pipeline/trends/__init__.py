@@ -129,8 +129,8 @@ def _histories(con, lake: Lake) -> None:
     con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
     for history in HISTORIES:
         query = history
-        if history == "flag_live" and not lake.snapshot_files("feature_lifecycles"):
-            query = "flag_live_from_metrics"  # an Unleash without lifecycle stages: what its metrics say
+        if history == "flag_live" and not lake.has_rows("feature_lifecycles"):
+            query = "flag_live_from_metrics"  # an Unleash that records no lifecycle stages: what its metrics say
         con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 

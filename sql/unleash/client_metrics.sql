@@ -1,6 +1,7 @@
 -- client_metrics: hourly evaluation counts from the watermark on, in time order.
 -- Grain: (flag, app, environment, hour start). The current and previous hour still grow: re-read.
 -- Watermark: current_setting('insights.since') = a timestamptz (the last landed hour minus one hour).
+-- Reads: client_metrics_env(feature_name, app_name, environment, timestamp, yes, no)
 SELECT
     m.feature_name AS feature_name,
     m.app_name AS app_name,

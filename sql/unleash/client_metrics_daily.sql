@@ -1,5 +1,6 @@
 -- client_metrics_daily: daily evaluation counts from the watermark on, in date order.
 -- Grain: (flag, app, environment, date). Watermark: current_setting('insights.since') = a date.
+-- Reads: client_metrics_env_daily(feature_name, app_name, environment, date, yes, no)
 SELECT
     m.feature_name AS feature_name,
     m.app_name AS app_name,

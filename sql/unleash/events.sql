@@ -3,6 +3,7 @@
 -- Never selects created_by, ip, tags, or anything else of data / pre_data (strategy parameters,
 -- constraint values): those never leave the database.
 -- Watermark: current_setting('insights.since') = the last landed id minus the overlap.
+-- Reads: events(id, created_at, type, feature_name, project, environment, created_by_user_id, data, pre_data)
 SELECT
     e.id::BIGINT AS id,
     e.created_at AS created_at,

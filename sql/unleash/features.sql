@@ -1,4 +1,5 @@
 -- features: every flag as it stands now, archived ones included. Grain: one row per flag.
+-- Reads: features(name, project, type, stale, potentially_stale, created_at, archived_at)
 SELECT
     f.name AS name,
     f.project AS project,

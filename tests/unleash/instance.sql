@@ -1,21 +1,22 @@
--- A small Unleash instance, with the personal data a real one holds. Expected values in
--- tests/test_postgres.py are worked out by hand from these rows.
+-- A small Unleash instance, with the personal data a real one holds; it fits the schema of every
+-- supported Unleash (schema-*.sql). Expected values in tests/test_postgres.py are worked out by
+-- hand from these rows.
 INSERT INTO users (id, name, username, email, image_url, password_hash, created_at, seen_at, deleted_at,
-                   is_service, is_system, email_hash, scim_id) VALUES
+                   is_service, is_system, scim_id) VALUES
     (1, 'Ada Admin', 'admin', 'admin@example.com', 'https://img.example.com/ada.png',
      '$2b$10$adahashadahashadahashada', '2025-01-01 08:00', '2025-03-03 09:00', NULL, false, false,
-     '5f4dcc3b5aa765d61d8327deb882cf99', NULL),
+     '5f4dcc3b5aa765d61d8327deb882cf99'),
     (2, 'Alice Liddell', 'alice', 'alice@example.com', NULL, '$2b$10$alicehashalicehashalice',
-     '2025-01-02 09:00', '2025-03-02 15:00', NULL, false, false, NULL, 'scim-alice-77'),
+     '2025-01-02 09:00', '2025-03-02 15:00', NULL, false, false, 'scim-alice-77'),
     (3, 'Bob Builder (Deleted)', NULL, NULL, NULL, NULL, '2025-01-03 09:00', '2025-01-10 12:00',
-     '2025-02-15 10:00+00', false, false, NULL, NULL),
-    (4, 'CI robot', NULL, NULL, NULL, NULL, '2025-01-01 08:00', NULL, NULL, true, false, NULL, NULL),
+     '2025-02-15 10:00+00', false, false, NULL),
+    (4, 'CI robot', NULL, NULL, NULL, NULL, '2025-01-01 08:00', NULL, NULL, true, false, NULL),
     (5, 'Unleash System', 'unleash_system_user', NULL, NULL, NULL, '2025-01-01 08:00', NULL, NULL, false, true,
-     NULL, NULL),
+     NULL),
     (6, 'Carol Danvers', 'carol', 'carol@example.com', NULL, '$2b$10$carolhashcarolhashcarol',
-     '2024-12-01 09:00', NULL, NULL, false, false, NULL, NULL),
+     '2024-12-01 09:00', NULL, NULL, false, false, NULL),
     (7, 'Dave Lister', 'dave', 'dave@example.com', NULL, '$2b$10$davehashdavehashdaveha',
-     '2025-01-04 09:00', NULL, NULL, false, false, NULL, NULL);
+     '2025-01-04 09:00', NULL, NULL, false, false, NULL);
 SELECT setval('users_id_seq', 7);
 
 INSERT INTO login_history (username, auth_type, created_at, successful, ip, failure_reason) VALUES

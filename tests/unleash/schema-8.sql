@@ -1,11 +1,13 @@
 -- The Unleash tables the pipeline reads, as Unleash 8's migrations (src/migrations/) leave them,
 -- personal-data columns included: the tests fill these and check that none of it comes through.
+-- Checked column by column (name, type, nullability) against a database that unleash-server 8.2.0
+-- migrated itself. schema-5.12.sql says what Unleash 5.12 lacks.
 CREATE TABLE users (
     id SERIAL PRIMARY KEY,
     name VARCHAR(255),
     username VARCHAR(255) UNIQUE,
     email VARCHAR(255) UNIQUE,
-    image_url VARCHAR(255),
+    image_url TEXT,
     password_hash VARCHAR(255),
     login_attempts INTEGER DEFAULT 0,
     created_at TIMESTAMP DEFAULT now(),
@@ -21,6 +23,8 @@ CREATE TABLE users (
     first_seen_at TIMESTAMP,
     email_hash TEXT,
     seat_type TEXT,
+    company_role TEXT,
+    product_updates_email_consent BOOLEAN,
     updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now()
 );
 
@@ -40,7 +44,8 @@ CREATE TABLE environments (
     sort_order INTEGER DEFAULT 9999,
     type TEXT NOT NULL,
     enabled BOOLEAN DEFAULT true,
-    protected BOOLEAN DEFAULT false
+    protected BOOLEAN DEFAULT false,
+    required_approvals INTEGER
 );
 
 CREATE TABLE feature_types (
@@ -56,14 +61,16 @@ CREATE TABLE features (
     created_at TIMESTAMP WITH TIME ZONE DEFAULT now(),
     name VARCHAR(255) PRIMARY KEY NOT NULL,
     description TEXT,
+    variants JSON DEFAULT '[]',
     type VARCHAR(255) DEFAULT 'release',
     project VARCHAR(255) DEFAULT 'default',
     stale BOOLEAN DEFAULT false,
     last_seen_at TIMESTAMP WITH TIME ZONE,
     impression_data BOOLEAN DEFAULT false,
     archived_at TIMESTAMP WITH TIME ZONE,
-    potentially_stale BOOLEAN,
-    created_by_user_id INTEGER
+    potentially_stale BOOLEAN NOT NULL DEFAULT false,
+    created_by_user_id INTEGER,
+    archived BOOLEAN DEFAULT false
 );
 
 CREATE TABLE feature_environments (
@@ -142,13 +149,15 @@ CREATE TABLE group_role (
 );
 
 CREATE TABLE personal_access_tokens (
-    secret TEXT NOT NULL,
+    secret TEXT,
     description TEXT,
     user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
     seen_at TIMESTAMP WITH TIME ZONE,
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
-    id SERIAL PRIMARY KEY
+    id SERIAL PRIMARY KEY,
+    selector TEXT,
+    verifier TEXT
 );
 
 CREATE TABLE login_history (
@@ -159,7 +168,8 @@ CREATE TABLE login_history (
     successful BOOLEAN NOT NULL,
     ip INET,
     failure_reason TEXT,
-    type TEXT NOT NULL DEFAULT 'login'
+    type TEXT NOT NULL DEFAULT 'login',
+    user_agent TEXT
 );
 
 CREATE TABLE feature_lifecycles (
