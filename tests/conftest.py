@@ -33,6 +33,17 @@ def postgres():
         yield cluster
 
 
+@pytest.fixture
+def connection_attempts(monkeypatch):
+    """Each attempt to connect to a PostgreSQL source, counted as it is made."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    attempts: list[str] = []
+    connect = adbc.connect
+    monkeypatch.setattr(adbc, "connect", lambda *a, **k: attempts.append(a[0] if a else "") or connect(*a, **k))
+    return attempts
+
+
 @pytest.fixture(scope="session")
 def prefect():
     """One temporary Prefect server for every flow test of the session."""

@@ -68,12 +68,9 @@ def test_run_from_postgres_never_records_the_password(prefect, capsys, postgres,
     assert recorded and not any(PASSWORD in p for p in recorded)
 
 
-def test_an_unreachable_database_is_retried_then_fails_with_one_line(prefect, capsys, tmp_path, monkeypatch):
-    import adbc_driver_postgresql.dbapi as adbc
-
-    attempts = []
-    connect = adbc.connect
-    monkeypatch.setattr(adbc, "connect", lambda *a, **k: attempts.append(1) or connect(*a, **k))
+def test_an_unreachable_database_is_retried_then_fails_with_one_line(prefect, capsys, tmp_path, monkeypatch,
+                                                                     connection_attempts):
+    attempts = connection_attempts
     monkeypatch.setenv("INSIGHTS_SOURCE_RETRIES", "2")
     monkeypatch.setenv("INSIGHTS_SOURCE_RETRY_DELAYS", "0")
     with pytest.raises(SystemExit) as exit_:

@@ -37,7 +37,7 @@ PERSONAL = [
 
 SCRIPTS = {
     "8": [UNLEASH / "schema-8.sql", UNLEASH / "instance.sql"],
-    "5.12": [UNLEASH / "schema-5.12.sql", UNLEASH / "instance.sql", UNLEASH / "instance-5.12.sql"],
+    "5.12": [UNLEASH / "schema-8.sql", UNLEASH / "as-5.12.sql", UNLEASH / "instance.sql", UNLEASH / "instance-5.12.sql"],
 }
 """The scenario as each supported Unleash holds it."""
 

@@ -70,10 +70,8 @@ def test_a_permanent_fault_is_refused_naming_it(broken, request, tmp_path):
 
 @pytest.mark.parametrize("broken", list(FAULTS), indirect=True)
 def test_a_run_on_a_permanent_fault_tries_once_and_fails_in_one_line(broken, request, prefect, capsys, tmp_path,
-                                                                     monkeypatch):
-    attempts = []
-    connect = adbc.connect
-    monkeypatch.setattr(adbc, "connect", lambda *a, **k: attempts.append(1) or connect(*a, **k))
+                                                                     monkeypatch, connection_attempts):
+    attempts = connection_attempts
     monkeypatch.setenv("INSIGHTS_SOURCE_RETRIES", "3")
     monkeypatch.setenv("INSIGHTS_SOURCE_RETRY_DELAYS", "0")
     with pytest.raises(SystemExit) as exit_:

@@ -1,5 +1,5 @@
 -- A small Unleash instance, with the personal data a real one holds; it fits the schema of every
--- supported Unleash (schema-*.sql). Expected values in tests/test_postgres.py are worked out by
+-- supported Unleash (schema-8.sql, and as-5.12.sql over it). Expected values in tests/test_postgres.py are worked out by
 -- hand from these rows.
 INSERT INTO users (id, name, username, email, image_url, password_hash, created_at, seen_at, deleted_at,
                    is_service, is_system, scim_id) VALUES

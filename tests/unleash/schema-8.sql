@@ -1,7 +1,7 @@
 -- The Unleash tables the pipeline reads, as Unleash 8's migrations (src/migrations/) leave them,
 -- personal-data columns included: the tests fill these and check that none of it comes through.
 -- Checked column by column (name, type, nullability) against a database that unleash-server 8.2.0
--- migrated itself. schema-5.12.sql says what Unleash 5.12 lacks.
+-- migrated itself. as-5.12.sql turns it into Unleash 5.12's.
 CREATE TABLE users (
     id SERIAL PRIMARY KEY,
     name VARCHAR(255),
