@@ -19,6 +19,8 @@ import click
 from pipeline import calendar
 from pipeline.lock import DataDirBusy, DataDirUnusable, exclusive, usable_data_dir
 
+log = logging.getLogger("pipeline.cli")
+
 DEFAULT_DATA_DIR = "data"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -208,6 +210,32 @@ def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="INSIGHTS_WEB_HOST",
+              help="Address to listen on (env INSIGHTS_WEB_HOST); only this machine by default.")
+@click.option("--port", type=click.IntRange(1, 65535), default=4243, show_default=True, envvar="INSIGHTS_WEB_PORT",
+              help="Port to listen on (env INSIGHTS_WEB_PORT).")
+def web(data_dir: Path, host: str, port: int) -> None:
+    """Serve the insights over HTTP until stopped: Unleash's endpoint, health, readiness, metrics.
+
+    Routes: GET /api/admin/insights?from=&to=, /api/admin/insights/lifecycle?projects=, /health,
+    /ready, /metrics and /openapi.yaml. Every route but /health and /ready needs a token, sent as
+    `Authorization: <token>`: configure tokens in a file named by INSIGHTS_WEB_TOKENS_FILE (one a
+    line) or in INSIGHTS_WEB_TOKENS, never on the command line. The server only reads the data
+    directory, while runs and backfills write it; put a TLS proxy in front to serve it beyond this
+    machine.
+    """
+    import uvicorn
+
+    from pipeline.server.app import create_app
+    from pipeline.server.tokens import Tokens
+
+    app = create_app(data_dir.absolute(), Tokens.from_environment())
+    log.info("serving the insights of %s on http://%s:%d", data_dir.absolute(), host, port)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", server_header=False)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the sample's raw lake into (an export directory).")
 @click.option("--date", "date", type=DAY, help="The day the sample's history runs up to. [default: today]")
@@ -246,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``insights`` console script."""
     from pipeline.document import InvalidDocument
     from pipeline.job import NothingLanded
+    from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -255,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
         _fail(str(error), 2, debug)
-    except (DataDirBusy, NothingLanded) as error:
+    except (DataDirBusy, NothingLanded, TokensMissing) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)

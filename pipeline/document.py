@@ -2,8 +2,8 @@
 
 The document is what ``GET /api/admin/insights?from=&to=`` returns: the daily rows of every day
 in the range and the weekly rows of every ISO week overlapping it. It is validated, with formats
-checked, against the project's copy of Unleash's ``instanceInsightsSchema``
-(``instance-insights-openapi.yaml`` beside this module) before anything is written: an invalid
+checked, against Unleash's ``instanceInsightsSchema`` as the server's contract
+(``openapi.yaml`` beside this module) holds it, before anything is written or served: an invalid
 document is an error, never a file.
 """
 
@@ -63,15 +63,15 @@ def _objects_query(trend: Trend, relation: duckdb.DuckDBPyRelation) -> str:
     return f"SELECT to_json({{{', '.join(values)}}})::VARCHAR FROM trend_rows ORDER BY {order}"
 
 
-def validate(document: dict) -> None:
-    """Raise ``InvalidDocument`` unless the document meets ``instanceInsightsSchema``, formats included."""
-    validator = _validator()
+def validate(document: dict, schema: str = "instanceInsightsSchema") -> None:
+    """Raise ``InvalidDocument`` unless the document meets a schema of the contract, formats included."""
+    validator = _validator(schema)
     if validator.is_valid(document):
         return
     faults = sorted(validator.iter_errors(document), key=lambda e: [(isinstance(p, str), p) for p in e.instance_path])
     listed = "; ".join(f"{'/'.join(map(str, e.instance_path)) or '(document)'}: {e.message}" for e in faults[:5])
     more = f" (and {len(faults) - 5} more)" if len(faults) > 5 else ""
-    raise InvalidDocument(f"the insights document does not meet instanceInsightsSchema: {listed}{more}")
+    raise InvalidDocument(f"the document does not meet {schema}: {listed}{more}")
 
 
 def write(data_dir: Path, target: Path, document: dict) -> None:
@@ -86,13 +86,18 @@ def text(document: dict) -> str:
     return files.json_text(document)
 
 
-@cache
-def _openapi() -> dict:
-    text = resources.files("pipeline").joinpath("instance-insights-openapi.yaml").read_text("utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10 times faster
+def contract_text() -> str:
+    """The server's OpenAPI contract, as the file beside this module holds it."""
+    return resources.files("pipeline").joinpath("openapi.yaml").read_text("utf-8")
 
 
 @cache
-def _validator() -> jsonschema_rs.Draft202012Validator:
-    schema = {"$ref": "#/components/schemas/instanceInsightsSchema", "components": _openapi()["components"]}
-    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+def contract() -> dict:
+    """The server's OpenAPI contract, parsed."""
+    return yaml.load(contract_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10 times faster
+
+
+@cache
+def _validator(schema: str) -> jsonschema_rs.Draft202012Validator:
+    root = {"$ref": f"#/components/schemas/{schema}", "components": contract()["components"]}
+    return jsonschema_rs.Draft202012Validator(root, validate_formats=True)

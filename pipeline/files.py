@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,14 @@ class Batch:
 
 
 @contextmanager
-def batch(data_dir: Path) -> Iterator[Batch]:
-    """A ``Batch`` published when the block ends normally, and discarded when it raises."""
+def batch(data_dir: Path, around_publish: Callable[[], AbstractContextManager] = nullcontext) -> Iterator[Batch]:
+    """A ``Batch`` published when the block ends normally (inside ``around_publish()``: a lock, say),
+    and discarded when it raises."""
     pending = Batch(data_dir)
     try:
         yield pending
-        pending.publish()
+        with around_publish():
+            pending.publish()
     finally:
         pending.discard()
 

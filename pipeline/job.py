@@ -15,11 +15,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline import calendar, checks, document, duck, files, trends
+from pipeline import calendar, checks, commits, document, duck, trends
 from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
     SCHEMAS,
+    Committed,
     Partition,
     Warehouse,
     code_version,
@@ -116,7 +117,7 @@ class Built:
 
 
 def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None) -> Built:
-    """Compute the given partitions in one pass over the lake, check them, then write them.
+    """Compute the given partitions in one pass over the lake, check them, then commit them together.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
     shared histories are computed here. A failed error-level check writes nothing.
@@ -130,7 +131,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         for name, schema in SCHEMAS.items()
     }))
     built = Built(checks=checked)
-    with files.batch(data_dir) as batch:
+    with warehouse.batch() as batch:
         for partition in sorted(partitions):
             built.rows[partition] = warehouse.write(
                 partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code, batch
@@ -142,24 +143,50 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
 def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     """The insights document for ``first``..``last`` (both included), validated.
 
-    Partitions the range needs and the warehouse lacks (or holds stale) are built from the lake
-    first. A week the warehouse holds as of a later day than ``last`` is computed as of ``last``
-    for this document only, leaving the warehouse as it is.
+    Partitions of the range the warehouse lacks (or holds stale), from the lake's first day on, are
+    built and committed first; then the document is read as ``committed_document`` reads it. A week the
+    warehouse holds as of a later day than ``last`` is left as it is.
     """
     calendar.check_range(first, last)
     lake, warehouse, code = require_landed(data_dir), Warehouse(data_dir), code_version()
-    needed = partitions_between(first, last, last)
+    start = first_day(data_dir)
+    needed = partitions_between(max(first, start), last, last) if start and start <= last else []
     later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
     build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])
-    stored = [p for p in needed if p not in later]
-    computed = _compute(lake, later)
+    with commits.reading(data_dir) as state:
+        return committed_document(data_dir, first, last,
+                                  warehouse.committed(state.version) if state else Committed(0, {}))
+
+
+def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed: Committed) -> dict:
+    """The insights document for ``first``..``last`` as one commit of the warehouse holds it; writes nothing.
+
+    Rows are only for the days the warehouse covers (``Committed.first_day`` to ``last_day``): the
+    daily rows of each covered day of the range, the weekly rows of each ISO week overlapping them,
+    each week seen at the end of its Sunday or of the last covered day. A partition the commit does
+    not hold as of that moment (a week it holds as of a later day, say) is computed from the lake
+    for this document alone. Validated against ``instanceInsightsSchema``.
+    """
+    calendar.check_range(first, last)
+    covered_first, covered_last = document_days(first, last, committed)
+    needed = partitions_between(covered_first, covered_last, covered_last) if covered_first else []
+    stored = [p for p in needed if committed.holds(p)]
+    computed = _compute(Lake(data_dir), [p for p in needed if not committed.holds(p)])
     con = duck.connect()
     try:
-        result = document.assemble(_rows(con, warehouse, stored, computed))
+        result = document.assemble(_rows(con, Warehouse(data_dir), stored, computed))
     finally:
         con.close()
     document.validate(result)
     return result
+
+
+def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[dt.date | None, dt.date | None]:
+    """The days of ``first``..``last`` a commit covers, as (first, last); (None, None) when none."""
+    if committed.first_day is None:
+        return None, None
+    covered = max(first, committed.first_day), min(last, committed.last_day)
+    return covered if covered[0] <= covered[1] else (None, None)
 
 
 def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None) -> dict[str, dict[str, pa.Table]]:

@@ -7,6 +7,7 @@ failed. It never holds a credential: sources appear by their safe ``name``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from contextlib import contextmanager
@@ -58,3 +59,23 @@ class RunManifest:
         if error:
             self.record["error"] = f"{kind.__name__}: {error}"
         files.write_json(self.data_dir, self.path, self.record)
+
+
+def latest(data_dir: Path, command: str) -> tuple[dict | None, dict | None]:
+    """The newest manifest of ``command`` runs, and the newest that succeeded (None where there is none).
+
+    Manifests are named by their start time, so the newest come first by name; reading stops at the
+    newest success.
+    """
+    last = None
+    for path in sorted((Path(data_dir) / "runs").glob("*.json"), reverse=True):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a file being replaced, or not a manifest: the next one tells
+        if record.get("command") != command:
+            continue
+        last = last or record
+        if record.get("status") == "succeeded":
+            return last, record
+    return last, None

@@ -12,6 +12,9 @@ same bytes, whichever run (daily, catch-up or backfill) writes them. ``<data dir
 partitions/<grain>=<key>.json`` records what each partition was built from (one file each, so
 tasks building partitions in parallel never share one), and a run rebuilds a partition only when
 it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
+
+A build's files and records are published together as one commit (``pipeline.commits``); a reader
+holding the commit lock sees the warehouse as one ``Committed`` state.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import files
+from pipeline import commits, files
 from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
 from pipeline.lake import Lake
 from pipeline.trends import TRENDS
@@ -115,6 +119,34 @@ def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
     return max(reaching, default=0)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """The warehouse as one commit left it: every partition's record, by (grain, key).
+
+    ``version`` names the commit (0: nothing committed). The warehouse *covers* the days from its
+    first daily partition to the latest snapshot day of any partition (the day the last run or
+    backfill built up to).
+    """
+
+    version: int
+    records: dict[tuple[str, str], dict]
+
+    @property
+    def first_day(self) -> dt.date | None:
+        days = [key for grain, key in self.records if grain == "day"]
+        return dt.date.fromisoformat(min(days)) if days else None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        days = [r["snapshot_day"] for r in self.records.values()]
+        return dt.date.fromisoformat(max(days)) if days else None
+
+    def holds(self, partition: Partition) -> bool:
+        """Whether the commit holds the partition as of its snapshot day."""
+        record = self.records.get((partition.grain, partition.key))
+        return record is not None and record["snapshot_day"] == partition.snapshot_day.isoformat()
+
+
 class Warehouse:
     """The warehouse of one data directory, with the record of what built each partition."""
 
@@ -171,6 +203,18 @@ class Warehouse:
                   "code_version": code, "rows": rows}
         batch.write_json(self.records / f"{partition.grain}={partition.key}.json", record)
         return rows
+
+    def batch(self) -> AbstractContextManager[files.Batch]:
+        """A batch of partitions, published as one commit when the block ends normally."""
+        return files.batch(self.data_dir, lambda: commits.committing(self.data_dir))
+
+    def committed(self, version: int) -> Committed:
+        """Every partition's record as committed now; call it holding the commit lock (``commits.reading``)."""
+        records = {}
+        for path in self.records.glob("*=*.json"):
+            grain, key = path.stem.split("=", 1)
+            records[grain, key] = json.loads(path.read_text(encoding="utf-8"))
+        return Committed(version, records)
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
         """The files of a trend's partitions, as strings, for a reader."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,9 +125,47 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared
         con.close()
 
 
-def _histories(con, lake: Lake) -> None:
+LIFECYCLE_STAGES = ("develop", "production", "cleanup")
+LIFECYCLE_CATEGORIES = ("experimental", "release", "permanent")
+
+
+def lifecycle_now(lake: Lake, as_of: dt.date, projects: Collection[str] = ()) -> dict:
+    """Unleash 8's ``lifecycleTrendsSchema``: the flags of each lifecycle stage at the end of ``as_of``.
+
+    For the listed ``projects`` (none: every listed project); see ``sql/lifecycle_now.sql``.
+    Counts are flags; medians are whole days.
+    """
+    con = duck.connect()
+    try:
+        inputs.register(con, lake)
+        _histories(con, lake, ("flag_history", "project_history", "type_lifetimes"))
+        con.register("lifecycle_projects_input", pa.table({"project": pa.array(sorted(set(projects)), pa.string())}))
+        con.execute("CREATE TEMP TABLE lifecycle_projects AS SELECT * FROM lifecycle_projects_input")
+        query = queries.load("lifecycle_now")
+        with _snapshot_states(con, _day_snapshots([as_of]), [query]):
+            rows = {row["name"]: row for row in con.sql(query).to_arrow_table().to_pylist()}
+    finally:
+        con.close()
+    return {"lifecycleTrends": {
+        stage: {
+            "categories": {c: {"flagsOlderThanWeek": rows[stage][f"{c}_older"], "newFlagsThisWeek": rows[stage][f"{c}_new"]}
+                           for c in LIFECYCLE_CATEGORIES},
+            "totalFlags": rows[stage]["total_flags"],
+            "medianDaysInCurrentStage": _number(rows[stage]["median_current"]),
+            "medianDaysHistorically": _number(rows[stage]["median_historical"]),
+        }
+        for stage in LIFECYCLE_STAGES
+    }}
+
+
+def _number(value: float) -> int | float:
+    """A whole number as an integer (JSON ``3``, not ``3.0``)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _histories(con, lake: Lake, names: Iterable[str] = HISTORIES) -> None:
     con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
-    for history in HISTORIES:
+    for history in names:
         query = history
         if history == "flag_live" and not lake.has_rows("feature_lifecycles"):
             query = "flag_live_from_metrics"  # an Unleash that records no lifecycle stages: what its metrics say

@@ -1,0 +1,101 @@
+"""The warehouse's commits: readers see one committed state, whatever a build is publishing.
+
+A build stages its partition files, then *commits* them: it renames them into place, one by one,
+while holding the commit lock exclusively, and ends by writing the new state's number to
+``state/warehouse.json``. A reader (the insights server, ``export``) holds the same lock shared for
+as long as it reads, so it reads every partition as it was before a commit or every one as it is
+after, never a mix; the state number names what it read (an ETag). Readers never take the run lock,
+and a commit waits only for the reads in flight, as a reader waits only for a commit in flight.
+
+Two ``flock`` files under ``state/`` make this a lock that neither side can starve: a writer first
+takes ``warehouse.turnstile`` exclusively, which stops new readers at the door, then waits for the
+readers inside to leave ``warehouse.lock``. The kernel releases both when their holder dies. A
+writer killed half-way through its renames leaves ``publishing`` set in ``warehouse.json``: readers
+then refuse to read (the warehouse is torn) until the next build commits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from pipeline import files
+
+STATE = "warehouse.json"
+
+
+class WarehouseUnreadable(RuntimeError):
+    """A warehouse a build died committing to: torn until the next build commits."""
+
+
+@dataclass(frozen=True)
+class CommitState:
+    """What ``state/warehouse.json`` says: the number of the last commit, and whether one is under way."""
+
+    version: int
+    publishing: bool
+
+
+def read_state(data_dir: Path) -> CommitState | None:
+    """The data directory's commit state, or None where no build ever committed."""
+    path = Path(data_dir) / "state" / STATE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return CommitState(record["version"], record["publishing"])
+
+
+@contextmanager
+def committing(data_dir: Path) -> Iterator[None]:
+    """Hold the commit lock exclusively while the block publishes; the state number moves on after it."""
+    data_dir = Path(data_dir)
+    with _locked(data_dir, "warehouse.turnstile", fcntl.LOCK_EX, create=True), \
+            _locked(data_dir, "warehouse.lock", fcntl.LOCK_EX, create=True):
+        state = read_state(data_dir) or CommitState(0, False)
+        _write_state(data_dir, CommitState(state.version, True))
+        yield
+        _write_state(data_dir, CommitState(state.version + 1, False))
+
+
+@contextmanager
+def reading(data_dir: Path) -> Iterator[CommitState | None]:
+    """Hold the commit lock shared while the block reads; yields the committed state it reads, or
+    None where no build ever committed (there is nothing to hold).
+
+    Raises ``WarehouseUnreadable`` where the last build died committing.
+    """
+    data_dir = Path(data_dir)
+    if read_state(data_dir) is None:
+        yield None
+        return
+    with _locked(data_dir, "warehouse.turnstile", fcntl.LOCK_SH) as door:
+        with _locked(data_dir, "warehouse.lock", fcntl.LOCK_SH):
+            fcntl.flock(door, fcntl.LOCK_UN)  # inside: a writer may queue at the door now
+            state = read_state(data_dir)
+            if state.publishing:
+                raise WarehouseUnreadable(f"a build died while committing to {data_dir}'s warehouse, which is "
+                                          "torn until the next run or backfill commits")
+            yield state
+
+
+def _write_state(data_dir: Path, state: CommitState) -> None:
+    files.write_json(data_dir, data_dir / "state" / STATE, {"version": state.version, "publishing": state.publishing})
+
+
+@contextmanager
+def _locked(data_dir: Path, name: str, operation: int, create: bool = False) -> Iterator[int]:
+    path = data_dir / "state" / name
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT if create else os.O_RDONLY, 0o644)
+    try:
+        fcntl.flock(descriptor, operation)
+        yield descriptor
+    finally:
+        os.close(descriptor)

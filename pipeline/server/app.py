@@ -1,0 +1,282 @@
+"""The insights server's routes (SPEC §7), over the warehouse's committed state and nothing else.
+
+Every answer comes from one committed state (``pipeline.commits``), read with the same functions
+``insights export`` uses; an answer is kept per (route, parameters, state), so a repeated request
+costs a lookup, and a gzipped body is made once. The ETag names the state: the warehouse's commit
+and the lake's generation (a week the warehouse holds as of a later day, and the lifecycle
+figures, are computed from the lake).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pipeline import calendar, commits, document, job, trends
+from pipeline.lake import STATE_FILE, Lake
+from pipeline.server.metrics import PipelineCollector, RequestMetrics
+from pipeline.server.tokens import Tokens
+from pipeline.warehouse import Committed, Warehouse
+
+log = logging.getLogger(__name__)
+
+OPEN = ("/health", "/ready")
+"""Routes that need no token."""
+LONGEST_RANGE_DAYS = 3653
+"""Ten years: a longer range is refused."""
+KEPT_ANSWERS = 64
+GZIP_FROM_BYTES = 1024
+
+
+class BadRequest(ValueError):
+    """A request the server refuses as Unleash would: 400, in Unleash's error shape."""
+
+
+class NotReady(RuntimeError):
+    """No committed warehouse to answer from: 503."""
+
+
+@dataclass
+class Answer:
+    """One answer's body (JSON bytes), its ETag and headers, and its gzipped body once asked for."""
+
+    body: bytes
+    etag: str
+    headers: dict[str, str]
+    gzipped: bytes | None = field(default=None, repr=False)
+
+
+class Reader:
+    """The data directory as the server reads it: each answer from one committed state, kept per state."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.warehouse = Warehouse(self.data_dir)
+        self._committed: Committed | None = None
+        self._lake: tuple[tuple, int] | None = None
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self._computing: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def answer(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
+               if_none_match: str | None = None) -> tuple[str, Answer | None]:
+        """The ETag of the committed state, and the answer for a route's parameters from it (None when
+        ``if_none_match`` names that state already)."""
+        try:
+            with commits.reading(self.data_dir) as state:
+                if state is None:
+                    raise NotReady(f"no build has committed a warehouse in {self.data_dir} yet: run `insights run`")
+                etag = f'W/"{state.version}.{self._lake_generation()}"'
+                if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+                    return etag, None
+                key = (route, parameters, etag)
+                with self._guard:
+                    computing = self._computing.setdefault(key, threading.Lock())
+                try:
+                    with computing:  # one computation of an answer, however many ask for it at once
+                        answer = self._kept(key)
+                        if answer is None:
+                            content, headers = compute(self._committed_at(state.version))
+                            answer = Answer(orjson.dumps(content), etag, headers)
+                            self._keep(key, answer)
+                finally:
+                    with self._guard:
+                        self._computing.pop(key, None)
+                return etag, answer
+        except commits.WarehouseUnreadable as error:
+            raise NotReady(str(error)) from None
+
+    def committed(self) -> Committed | None:
+        """The committed state now, or None where nothing is committed (or the warehouse is torn)."""
+        try:
+            with commits.reading(self.data_dir) as state:
+                return self._committed_at(state.version) if state else None
+        except commits.WarehouseUnreadable:
+            return None
+
+    def _committed_at(self, version: int) -> Committed:
+        current = self._committed
+        if current is None or current.version != version:
+            current = self._committed = self.warehouse.committed(version)
+        return current
+
+    def _lake_generation(self) -> int:
+        """The lake's committed generation, read again only when its state file was replaced."""
+        try:
+            facts = os.stat(self.data_dir / "lake" / STATE_FILE)
+        except FileNotFoundError:
+            return 0
+        stamp = (facts.st_ino, facts.st_mtime_ns, facts.st_size)
+        if self._lake is None or self._lake[0] != stamp:
+            self._lake = (stamp, Lake(self.data_dir).generation)
+        return self._lake[1]
+
+    def _kept(self, key: tuple) -> Answer | None:
+        with self._guard:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def _keep(self, key: tuple, answer: Answer) -> None:
+        with self._guard:
+            self._answers[key] = answer
+            while len(self._answers) > KEPT_ANSWERS:
+                self._answers.popitem(last=False)
+
+
+def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today) -> ASGIApp:
+    """The insights server over one data directory; ``today`` gives the default range's end (UTC)."""
+    reader = Reader(data_dir)
+    disable_created_metrics()  # no *_created series: they say when the process started counting, nothing more
+    registry = CollectorRegistry()
+    registry.register(PipelineCollector(data_dir, reader.committed))
+    contract = document.contract_text().encode()
+
+    def insights(request: Request) -> Response:
+        first, last = _range(request, today())
+
+        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+            covered = job.document_days(first, last, committed)
+            days = f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"
+            return job.committed_document(data_dir, first, last, committed), {"Insights-Covers": days}
+
+        return _respond(request, reader.answer("insights", (first, last), compute, request.headers.get("if-none-match")))
+
+    def lifecycle(request: Request) -> Response:
+        projects = tuple(sorted({p.strip() for p in request.query_params.get("projects", "").split(",")} - {"", "*"}))
+
+        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+            if committed.last_day is None:
+                raise NotReady(f"the warehouse in {data_dir} holds no partition yet: run `insights run`")
+            figures = trends.lifecycle_now(Lake(data_dir), committed.last_day, projects)
+            document.validate(figures, "lifecycleTrendsSchema")
+            return figures, {"Insights-As-Of": committed.last_day.isoformat()}
+
+        return _respond(request, reader.answer("lifecycle", projects, compute, request.headers.get("if-none-match")))
+
+    def health(_: Request) -> Response:
+        return JSONResponse({"health": "GOOD"})
+
+    def ready(_: Request) -> Response:
+        try:
+            with commits.reading(data_dir) as state:
+                if state is None:
+                    raise NotReady(f"no build has committed a warehouse in {data_dir} yet: run `insights run`")
+        except commits.WarehouseUnreadable as error:
+            raise NotReady(str(error)) from None
+        return JSONResponse({"health": "GOOD"})
+
+    def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    def openapi(_: Request) -> Response:
+        return Response(contract, media_type="application/yaml")
+
+    routes = [
+        Route("/api/admin/insights", insights),
+        Route("/api/admin/insights/lifecycle", lifecycle),
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/metrics", metrics),
+        Route("/openapi.yaml", openapi),
+    ]
+    handlers = {
+        BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
+        NotReady: lambda _, error: _error(503, "ServiceUnavailable", str(error)),
+        404: lambda request, _: _error(404, "NotFoundError",
+                                       f"The path you were looking for ({request.url.path}) is not available."),
+        405: lambda request, _: _error(405, "MethodNotAllowed", f"{request.method} is not allowed here: use GET"),
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    return Door(app, tokens, RequestMetrics(registry), {route.path for route in routes})
+
+
+class Door:
+    """In front of every route: the token check, and each request's metrics and log line.
+
+    A log line names the method, the path without its query string, the status and the time taken:
+    never a header, a token or a parameter.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: Tokens, metrics: RequestMetrics, routes: set[str]):
+        self.app, self.tokens, self.metrics, self.routes = app, tokens, metrics, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began, sent = time.perf_counter(), {}
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+            await send(message)
+
+        path = scope["path"]
+        try:
+            if path in OPEN or self.tokens.admit(_header(scope, b"authorization")):
+                await self.app(scope, receive, sending)
+            else:
+                refusal = _error(401, "AuthenticationRequired", "send one of the server's tokens as the Authorization "
+                                 "header (`Authorization: <token>` or `Authorization: Bearer <token>`)")
+                await refusal(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - began
+            status = sent.get("status", 500)
+            self.metrics.observe(path if path in self.routes else "other", status, seconds)
+            log.info("%s %s %d %.1f ms", scope["method"], path, status, seconds * 1000)
+
+
+def _range(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The range a request asks for: ``from`` and ``to``, an empty or absent one meaning its default."""
+    try:
+        first, last = (calendar.parse_day(v) if (v := request.query_params.get(name)) else None for name in ("from", "to"))
+    except calendar.CalendarError as error:
+        raise BadRequest(f"{error} (in from or to)") from None
+    default_first, last = calendar.default_range(last or today)
+    first = first or default_first
+    if first > last:
+        raise BadRequest(f"from {first.isoformat()} is after to {last.isoformat()}: give from <= to")
+    if (last - first).days > LONGEST_RANGE_DAYS:
+        raise BadRequest(f"from {first.isoformat()} to {last.isoformat()} is over ten years: ask for less")
+    return first, last
+
+
+def _respond(request: Request, answered: tuple[str, Answer | None]) -> Response:
+    etag, answer = answered
+    if answer is None:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding", **answer.headers}
+    if len(answer.body) >= GZIP_FROM_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        if answer.gzipped is None:
+            answer.gzipped = gzip.compress(answer.body, compresslevel=6)
+        return Response(answer.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(answer.body, media_type="application/json", headers=headers)
+
+
+def _error(status: int, name: str, message: str) -> JSONResponse:
+    return JSONResponse({"name": name, "message": message}, status_code=status)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None

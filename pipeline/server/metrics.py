@@ -1,0 +1,93 @@
+"""The server's Prometheus metrics: the pipeline's state, read at each scrape, and the requests served.
+
+Run figures come from the newest run manifests (``runs/*.json``) of each command (``run``,
+``backfill``); quarantined rows from the lake's landings; the covered days from the warehouse's
+committed state. Times are Unix seconds (UTC); a day is its midnight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from pipeline import manifest
+from pipeline.calendar import start_of_day
+from pipeline.lake import Lake
+from pipeline.warehouse import Committed
+
+COMMANDS = ("run", "backfill")
+
+
+class PipelineCollector(Collector):
+    """The pipeline's figures, read from the data directory at each scrape."""
+
+    def __init__(self, data_dir: Path, committed: Callable[[], Committed | None]):
+        self.data_dir = Path(data_dir)
+        self.committed = committed
+
+    def collect(self) -> Iterator:
+        status = GaugeMetricFamily("insights_last_run_success", "1 if the newest run of the command succeeded, 0 if it failed",
+                                   labels=["command"])
+        ended = GaugeMetricFamily("insights_last_run_end_timestamp_seconds", "When the newest run of the command ended",
+                                  labels=["command"])
+        took = GaugeMetricFamily("insights_last_run_duration_seconds", "How long the newest run of the command took",
+                                 labels=["command"])
+        succeeded = GaugeMetricFamily("insights_last_successful_run_end_timestamp_seconds",
+                                      "When the newest successful run of the command ended", labels=["command"])
+        partitions = GaugeMetricFamily("insights_last_run_partitions_built", "Partitions the newest run of the command built",
+                                       labels=["command"])
+        landed = GaugeMetricFamily("insights_last_run_rows_landed", "Rows the newest run landed, by entity", labels=["entity"])
+        for command in COMMANDS:
+            last, last_success = manifest.latest(self.data_dir, command)
+            if last:
+                status.add_metric([command], 1.0 if last["status"] == "succeeded" else 0.0)
+                ended.add_metric([command], _seconds(last["finished_at"]))
+                took.add_metric([command], _seconds(last["finished_at"]) - _seconds(last["started_at"]))
+                partitions.add_metric([command], len(last["steps"].get("build", {}).get("partitions", {})))
+                if command == "run":
+                    for entity, rows in sorted(last["steps"].get("land", {}).get("rows", {}).items()):
+                        landed.add_metric([entity], rows)
+            if last_success:
+                succeeded.add_metric([command], _seconds(last_success["finished_at"]))
+        yield from (status, ended, took, succeeded, partitions, landed)
+
+        quarantined = CounterMetricFamily("insights_quarantined_rows", "Source rows set aside as malformed, by entity",
+                                          labels=["entity"])
+        totals: dict[str, int] = {}
+        for landing in Lake(self.data_dir).landings:
+            for entity, reasons in landing.get("quarantined", {}).items():
+                totals[entity] = totals.get(entity, 0) + sum(reasons.values())
+        for entity, rows in sorted(totals.items()):
+            quarantined.add_metric([entity], rows)
+        yield quarantined
+
+        committed = self.committed()
+        days = GaugeMetricFamily("insights_warehouse_day_timestamp_seconds",
+                                 "The first and last day the committed warehouse covers (midnight UTC)", labels=["end"])
+        if committed and committed.first_day:
+            days.add_metric(["first"], start_of_day(committed.first_day).timestamp())
+            days.add_metric(["last"], start_of_day(committed.last_day).timestamp())
+        yield days
+
+
+class RequestMetrics:
+    """Requests and their latency, by route and status, in the server's own registry."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.requests = Counter("insights_http_requests", "Requests answered", ["route", "status"], registry=registry)
+        self.latency = Histogram("insights_http_request_duration_seconds", "Seconds to answer a request",
+                                 ["route", "status"], registry=registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route, str(status)).observe(seconds)
+
+
+def _seconds(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
