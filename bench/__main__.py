@@ -25,6 +25,9 @@ from pathlib import Path
 from bench.instance import TIERS
 
 ROOT = Path(__file__).parents[1]
+SERVED_CLIENTS = 16
+SERVED_SECONDS = {"s": 5, "m": 15, "l": 30}
+"""How long the served document is measured, by tier (tier s runs in CI)."""
 
 
 def step(name: str, **arguments) -> dict:
@@ -74,6 +77,11 @@ def main() -> None:
         log(f"backfill {median(backfills):.1f} s, floor {median(floors):.1f} s, peak RSS {peak:.0f} MiB; export")
         exports = [step("export", data_dir=str(year)) for _ in range(args.repeats)]
         figures.append(("export of one year (s)", median(exports), None, "<= 1"))
+        log(f"the one-year document served warm to {SERVED_CLIENTS} clients for {SERVED_SECONDS[args.tier]} s")
+        served = step("serve", data_dir=str(year), seconds=SERVED_SECONDS[args.tier], clients=SERVED_CLIENTS)
+        figures.append(("served one-year document, median (ms)", served["median_ms"], None, "<= 50"))
+        figures.append(("served one-year document, 99th percentile (ms)", served["p99_ms"], None, "<= 200"))
+        figures.append(("served one-year document, errors", served["errors"], None, "0"))
         log("three months of history, then daily runs on copies of each history, in turn")
         step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         step("backfill", data_dir=str(quarter))
@@ -106,7 +114,7 @@ def main() -> None:
             "figures": [{"figure": f, "value": round(v, 3), "floor": None if fl is None else round(fl, 3),
                          "ratio": None if fl is None else round(v / fl, 3), "target": t} for f, v, fl, t in figures],
             "repeats": args.repeats,
-            "details": {"generate": generated, "floor": floors, "backfill": backfills, "export": exports,
+            "details": {"generate": generated, "floor": floors, "backfill": backfills, "export": exports, "serve": served,
                         "daily": dailies["year"], "daily_three_months": dailies["quarter"],
                         "extraction": extracted},
         }

@@ -132,6 +132,65 @@ def extract(work_dir: str, tier: str, repeats: int) -> dict:
             "copy_bytes": copied}
 
 
+def serve(data_dir: str, seconds: float, clients: int) -> dict:
+    """The one-year document served warm by ``insights web`` to ``clients`` concurrent clients for
+    ``seconds``: each request asks for gzip and reads the body to its last byte, as is (milliseconds)."""
+    import asyncio
+    import os
+    import secrets
+    import socket
+    import subprocess
+
+    import httpx
+
+    token = secrets.token_urlsafe(32)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from pipeline.cli import main; main()", "web", "--data-dir", data_dir, "--port", str(port)],
+        env={**os.environ, "INSIGHTS_WEB_TOKENS": token}, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/admin/insights?from={(END - dt.timedelta(days=364)).isoformat()}&to={END.isoformat()}"
+    headers = {"Authorization": token, "Accept-Encoding": "gzip"}
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        began = time.perf_counter()
+        first = httpx.get(url, headers=headers, timeout=120)
+        cold = time.perf_counter() - began
+
+        async def load() -> tuple[list[float], int, int]:
+            latencies, errors, received = [], 0, 0
+            deadline = time.perf_counter() + seconds
+            async with httpx.AsyncClient(headers=headers, timeout=60, limits=httpx.Limits(max_connections=clients)) as web:
+                async def client() -> None:
+                    nonlocal errors, received
+                    while time.perf_counter() < deadline:
+                        began = time.perf_counter()
+                        async with web.stream("GET", url) as answer:
+                            async for chunk in answer.aiter_raw():
+                                received += len(chunk)
+                        latencies.append(time.perf_counter() - began)
+                        errors += answer.status_code != 200
+                await asyncio.gather(*(client() for _ in range(clients)))
+            return latencies, errors, received
+
+        latencies, errors, received = asyncio.run(load())
+    finally:
+        server.terminate()
+        server.wait(30)
+    ordered = sorted(latencies)
+    return {"status": first.status_code, "cold_ms": round(cold * 1000, 1), "requests": len(ordered), "errors": errors,
+            "median_ms": round(statistics.median(ordered) * 1000, 2),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+            "body_bytes": len(first.content), "gzipped_bytes": received // max(1, len(ordered)),
+            "clients": clients, "load_seconds": seconds}
+
+
 def prefect_startup() -> dict:
     import flows  # noqa: F401 - the product's Prefect defaults (start-up timeout, no analytics), before Prefect
     from prefect import flow
@@ -144,7 +203,7 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, extract, prefect_startup)}
+STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, serve, extract, prefect_startup)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

@@ -16,8 +16,11 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
     assert set(figures) == {
         "full backfill (s)", "full backfill peak RSS (MiB)", "export of one year (s)", "daily run, full history (s)",
         "daily run, three months (s)", "daily run, full history / three months",
-        "Prefect start-up, temporary server (s)", "extraction (rows/s)",
+        "Prefect start-up, temporary server (s)", "extraction (rows/s)", "served one-year document, median (ms)",
+        "served one-year document, 99th percentile (ms)", "served one-year document, errors",
     }
+    served = report["details"]["serve"]
+    assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
     assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
     assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
     assert "| full backfill (s) |" in done.stdout

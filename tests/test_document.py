@@ -43,6 +43,14 @@ def test_daily_rows_cover_every_day_and_weekly_rows_every_overlapping_week(tmp_p
     ]
 
 
+def test_a_range_from_before_the_lakes_first_day_starts_on_that_day(tmp_path):
+    u = Instance()
+    u.project("p", created="2025-01-08T09:00")  # the lake's first instant
+    doc = u.insights(tmp_path, "2025-01-01", "2025-01-09")
+    assert [r["date"][:10] for r in doc["userTrends"]] == ["2025-01-08", "2025-01-09"]
+    assert [r["week"] for r in doc["projectFlagTrends"]] == ["2025-02"]
+
+
 def test_counts_are_json_integers(tmp_path):
     text = document.text(small_document(tmp_path))
     assert '"total": 1,' in text and '"timeToProduction": 0,' in text and ".0," not in text
