@@ -60,7 +60,10 @@ def _run(as_of: dt.date, source: str | None, name: str, data_dir: str, seed: int
             step.update(build_partitions(data_dir, partitions, f"{len(partitions)}-partitions"))
         first, last = calendar.default_range(as_of)
         with manifest.step("document") as step:
-            path = step["path"] = write_document(data_dir, first, last)
+            written = write_document(data_dir, first, last)
+            step.update(path=written["document"], dashboard=written["dashboard"])
             step["checks"] = {"instanceInsightsSchema": "passed"}
-    get_run_logger().info("built %d partitions; document %s; manifest %s", len(partitions), path, manifest.path)
-    return {"date": as_of.isoformat(), "document": path, "partitions": len(partitions), "manifest": str(manifest.path)}
+    get_run_logger().info("built %d partitions; document %s; dashboard %s; manifest %s", len(partitions),
+                          written["document"], written["dashboard"], manifest.path)
+    return {"date": as_of.isoformat(), "document": written["document"], "dashboard": written["dashboard"],
+            "partitions": len(partitions), "manifest": str(manifest.path)}

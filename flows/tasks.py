@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from pipeline import document, job
+from pipeline import dashboard, document, job
 from pipeline.lake import Lake
 from pipeline.sources import Source, SourceUnavailable, open_source
 from pipeline.warehouse import Partition
@@ -93,8 +94,20 @@ def build_partition(data_dir: str, partition: Partition, prepared: str) -> dict:
 
 
 @task(task_run_name="document-{first}-{last}", cache_policy=NONE)
-def write_document(data_dir: str, first: dt.date, last: dt.date) -> str:
-    """Write the validated document for ``first``..``last``; returns its path."""
-    target = Path(data_dir) / "documents" / f"insights_{first.isoformat()}_{last.isoformat()}.json"
-    document.write(Path(data_dir), target, job.export(Path(data_dir), first, last))
-    return str(target)
+def write_document(data_dir: str, first: dt.date, last: dt.date) -> dict[str, str]:
+    """Write the validated document for ``first``..``last`` and its dashboard page beside it, and
+    point the flow run at the page (a markdown artifact); returns both paths."""
+    stem = Path(data_dir) / "documents" / f"insights_{first.isoformat()}_{last.isoformat()}"
+    result = job.export(Path(data_dir), first, last)
+    document.write(Path(data_dir), stem.with_suffix(".json"), result)
+    dashboard.write_file(Path(data_dir), stem.with_suffix(".html"), dashboard.range_page(Path(data_dir), first, last, result))
+    served = os.environ.get("INSIGHTS_WEB_URL")
+    create_markdown_artifact(
+        key="insights-dashboard",
+        description=f"The insights of {first.isoformat()} to {last.isoformat()}",
+        markdown=f"## Unleash insights, {first.isoformat()} to {last.isoformat()}\n\n"
+                 f"* Dashboard (one file, opens from disk): [{stem.with_suffix('.html')}]({stem.with_suffix('.html').absolute().as_uri()})\n"
+                 f"* Document: `{stem.with_suffix('.json')}`\n"
+                 + (f"* Served: [{served}]({served}#from={first.isoformat()}&to={last.isoformat()})\n" if served else ""),
+    )
+    return {"document": str(stem.with_suffix(".json")), "dashboard": str(stem.with_suffix(".html"))}

@@ -110,10 +110,11 @@ def _prefect_terminal(ctx: click.Context) -> None:
 @wait_option
 @click.pass_context
 def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
-    """Land raw data, build every missing or stale partition, write the month's document.
+    """Land raw data, build every missing or stale partition, write the month's document and page.
 
     Runs the `insights-run` Prefect flow (with no Prefect server configured, Prefect starts a
-    temporary one, which takes some seconds). Prints the document's path.
+    temporary one, which takes some seconds). Prints the paths of the dashboard page (one file that
+    opens from disk) and of the JSON document.
     """
     from pipeline.sources import open_source
     from pipeline.sources.postgres import without_password
@@ -130,6 +131,7 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
 
     _prefect_terminal(ctx)
     result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
+    click.echo(result["dashboard"])
     click.echo(result["document"])
 
 
@@ -137,14 +139,18 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
 @click.option("--from", "first", type=DAY, help="First day of the range. [default: --to minus one month]")
 @click.option("--to", "last", type=DAY, help="Last day of the range (included). [default: today]")
 @data_dir_option
-@click.option("--out", default="-", show_default=True, help="File to write the document to, or - for stdout.")
+@click.option("--out", default="-", show_default=True, help="File to write to, or - for stdout.")
+@click.option("--format", "output", type=click.Choice(["json", "html"]), default="json", show_default=True,
+              help="json: the insights document; html: the dashboard as one self-contained file.")
 @wait_option
-def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str, wait_seconds: float) -> None:
-    """Write the insights document for a date range (both ends included).
+def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str, output: str,
+           wait_seconds: float) -> None:
+    """Write the insights document, or the dashboard page, of a date range (both ends included).
 
-    Partitions the range needs and the warehouse lacks are built from the lake first.
+    Partitions the range needs and the warehouse lacks are built from the lake first. The page
+    opens from disk with no server and no network.
     """
-    from pipeline import document, job
+    from pipeline import dashboard, document, job
 
     default_first, last = calendar.default_range(last)
     first = first or default_first
@@ -152,8 +158,12 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
     job.require_landed(data_dir)
     with exclusive(data_dir, f"export --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
         result = job.export(data_dir, first, last)
+        text = dashboard.range_page(data_dir, first, last, result) if output == "html" else document.text(result)
     if out == "-":
-        click.echo(document.text(result), nl=False)
+        click.echo(text, nl=False)
+    elif output == "html":
+        dashboard.write_file(data_dir, Path(out).absolute(), text)
+        click.echo(out)
     else:
         document.write(data_dir, Path(out).absolute(), result)
         click.echo(out)

@@ -143,14 +143,14 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
 def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     """The insights document for ``first``..``last`` (both included), validated.
 
-    Partitions of the range the warehouse lacks (or holds stale), from the lake's first day on, are
-    built and committed first; then the document is read as ``committed_document`` reads it. A week the
+    Partitions of the range the warehouse lacks (or holds stale), from the lake's first day to the
+    day of its latest extraction (a later day has no data yet), are built and committed first; then the document is read as ``committed_document`` reads it. A week the
     warehouse holds as of a later day than ``last`` is left as it is.
     """
     calendar.check_range(first, last)
     lake, warehouse, code = require_landed(data_dir), Warehouse(data_dir), code_version()
-    start = first_day(data_dir)
-    needed = partitions_between(max(first, start), last, last) if start and start <= last else []
+    start, end = first_day(data_dir), min(last, lake.extracted_through)
+    needed = partitions_between(max(first, start), end, end) if start and start <= end else []
     later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
     build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])
     with commits.reading(data_dir) as state:

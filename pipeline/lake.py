@@ -104,6 +104,13 @@ class Lake:
         return self._reaches
 
     @property
+    def extracted_through(self) -> dt.date:
+        """The UTC day of the latest extraction: no later day has data yet (the earliest date when none)."""
+        if not self.landings:
+            return dt.date.min
+        return dt.datetime.fromisoformat(self.landings[-1]["extracted_at"]).astimezone(UTC).date()
+
+    @property
     def watermarks(self) -> dict:
         return self.state["watermarks"]
 

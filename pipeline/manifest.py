@@ -7,6 +7,7 @@ failed. It never holds a credential: sources appear by their safe ``name``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 import uuid
@@ -64,18 +65,23 @@ class RunManifest:
 def latest(data_dir: Path, command: str) -> tuple[dict | None, dict | None]:
     """The newest manifest of ``command`` runs, and the newest that succeeded (None where there is none).
 
-    Manifests are named by their start time, so the newest come first by name; reading stops at the
-    newest success.
+    Manifests are named by the second their run started, so the newest come first by name (runs of
+    one second by their start instants); reading stops at the newest success.
     """
     last = None
-    for path in sorted((Path(data_dir) / "runs").glob("*.json"), reverse=True):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a file being replaced, or not a manifest: the next one tells
-        if record.get("command") != command:
-            continue
-        last = last or record
-        if record.get("status") == "succeeded":
-            return last, record
+    paths = sorted((Path(data_dir) / "runs").glob("*.json"), reverse=True)
+    for _, same_second in itertools.groupby(paths, key=lambda path: path.name[:16]):
+        for record in sorted(filter(None, map(_read, same_second)), key=lambda r: r.get("started_at", ""), reverse=True):
+            if record.get("command") != command:
+                continue
+            last = last or record
+            if record.get("status") == "succeeded":
+                return last, record
     return last, None
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a file being replaced, or not a manifest: the others tell

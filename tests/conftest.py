@@ -33,6 +33,46 @@ def postgres():
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory):
+    """The sample instance, landed and built through 2026-01-31 as a daily run builds it (read it only)."""
+    import datetime as dt
+
+    from pipeline import job
+    from pipeline.sources.sample import SampleSource
+
+    data_dir = tmp_path_factory.mktemp("sample-warehouse")
+    day = dt.date(2026, 1, 31)
+    job.land(data_dir, SampleSource(day))
+    job.build(data_dir, job.plan_run(data_dir, day))
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium for the browser tests (scripts/test installs it as root); skipped loudly only
+    where it is truly absent, and never in CI. Module-scoped: Playwright's event loop must not outlive
+    the browser tests (Prefect would take the tests after them for async code)."""
+    import shutil
+
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    if path is None:
+        message = "Chromium is not installed (apt-get install chromium): the browser tests cannot run"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-default-apps"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def connection_attempts(monkeypatch):
     """Each attempt to connect to a PostgreSQL source, counted as it is made."""

@@ -78,3 +78,12 @@ def test_an_earlier_moment_sees_only_the_stages_entered_by_then(lake):
     assert (figures["develop"]["totalFlags"], figures["develop"]["medianDaysInCurrentStage"]) == (2, 6.5)
     assert (figures["production"]["totalFlags"], figures["production"]["medianDaysInCurrentStage"]) == (1, 3)
     assert figures["develop"]["medianDaysHistorically"] == 1  # e: 2025-01-05 to 2025-01-06
+
+
+def test_each_project_alone_is_what_the_route_gives_for_it(lake):
+    every = trends.lifecycle_by_project(lake, AS_OF)
+    assert every[None] == trends.lifecycle_now(lake, AS_OF)
+    assert set(every) == {None, "p", "q"}  # r is archived, so not listed
+    for project in ("p", "q"):
+        assert every[project] == trends.lifecycle_now(lake, AS_OF, [project])
+    assert every["q"]["lifecycleTrends"]["production"]["totalFlags"] == 2

@@ -17,26 +17,21 @@ from pipeline import document, job
 from pipeline.manifest import RunManifest
 from pipeline.server.app import create_app
 from pipeline.server.tokens import Tokens, TokensMissing
-from pipeline.sources.sample import SampleSource
 from tests.instance import Instance
 
 ROOT = Path(__file__).parents[1]
 TOKEN = "served-token-0123456789abcdef"
 AUTHORIZED = {"Authorization": TOKEN}
-AS_OF = dt.date(2026, 1, 31)
+AS_OF = dt.date(2026, 1, 31)  # the day conftest's sample_warehouse is built up to
 
 
 def client(data_dir: Path, today: dt.date = AS_OF) -> TestClient:
     return TestClient(create_app(data_dir, Tokens([TOKEN]), today=lambda: today))
 
 
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory) -> Path:
-    """The sample, landed and built through 2026-01-31 as a daily run builds it."""
-    data_dir = tmp_path_factory.mktemp("served")
-    job.land(data_dir, SampleSource(AS_OF))
-    job.build(data_dir, job.plan_run(data_dir, AS_OF))
-    return data_dir
+@pytest.fixture
+def sample_dir(sample_warehouse) -> Path:
+    return sample_warehouse
 
 
 @pytest.mark.parametrize(("first", "last"), [

@@ -8,27 +8,21 @@ keeps no answer: every request reads the partition files.
 """
 
 import datetime as dt
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import uvicorn
 
 from pipeline import files, job
 from pipeline.server.app import Reader, create_app
 from pipeline.server.tokens import Tokens
 from tests.instance import Instance
+from tests.web import serving
 
 TOKEN = "commits-token-0123456789abcdef"
 AS_OF = dt.date(2025, 1, 19)
 RANGE = "from=2025-01-06&to=2025-01-19"
-
-
-class Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # a thread of the test process, not the main thread
-        pass
 
 
 def flag_count(document: dict) -> int:
@@ -50,16 +44,6 @@ def test_every_answer_is_one_committed_state_while_builds_commit(tmp_path, monke
     u.land(tmp_path)
     job.build(tmp_path, job.plan_run(tmp_path, AS_OF))
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Server(uvicorn.Config(create_app(tmp_path, Tokens([TOKEN]), today=lambda: AS_OF), host="127.0.0.1",
-                                   port=port, log_level="warning", access_log=False))
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
-    while not server.started:
-        time.sleep(0.05)
-
     commits, done = [], threading.Event()
 
     def build_in_a_loop():
@@ -71,24 +55,20 @@ def test_every_answer_is_one_committed_state_while_builds_commit(tmp_path, monke
         finally:
             done.set()
 
-    def read_until_done() -> list[tuple[int, str, int]]:
+    def read_until_done(url: str) -> list[tuple[int, str, int]]:
         seen = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": TOKEN}, timeout=60) as web:
+        with httpx.Client(base_url=url, headers={"Authorization": TOKEN}, timeout=60) as web:
             while not done.is_set() or len(seen) < 5:
                 answer = web.get(f"/api/admin/insights?{RANGE}")
                 seen.append((answer.status_code, answer.headers.get("ETag"),
                              flag_count(answer.json()) if answer.status_code == 200 else -1))
         return seen
 
-    try:
-        with ThreadPoolExecutor(9) as pool:
-            writer = pool.submit(build_in_a_loop)
-            readers = [pool.submit(read_until_done) for _ in range(8)]
-            writer.result()
-            answers = [a for reader in readers for a in reader.result()]
-    finally:
-        server.should_exit = True
-        serving.join(10)
+    with serving(create_app(tmp_path, Tokens([TOKEN]), today=lambda: AS_OF)) as url, ThreadPoolExecutor(9) as pool:
+        writer = pool.submit(build_in_a_loop)
+        readers = [pool.submit(read_until_done, url) for _ in range(8)]
+        writer.result()
+        answers = [a for reader in readers for a in reader.result()]
 
     assert len(commits) == 6 and all(commits)  # each loop rebuilt the range's partitions in one commit
     assert {status for status, _, _ in answers} == {200}

@@ -38,10 +38,13 @@ def app(tmp_path_factory):
     return create_app(data_dir, Tokens([TOKEN]), today=lambda: AS_OF)
 
 
-@pytest.mark.parametrize("path", sorted(schema.raw_schema["paths"]))
-def test_every_answer_is_in_the_contract(app, path):
+OPERATIONS = sorted((path, method.upper()) for path, item in schema.raw_schema["paths"].items() for method in item)
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_answer_is_in_the_contract(app, path, method):
     schema.app = app
-    operation = schema[path]["GET"]
+    operation = schema[path][method]
 
     @given(case=operation.as_strategy())
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)

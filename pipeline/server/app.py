@@ -1,4 +1,4 @@
-"""The insights server's routes (SPEC §7), over the warehouse's committed state and nothing else.
+"""The insights server's routes (SPEC §7 and §8), over the warehouse's committed state and nothing else.
 
 Every answer comes from one committed state (``pipeline.commits``), read with the same functions
 ``insights export`` uses; an answer is kept per (route, parameters, state), so a repeated request
@@ -18,26 +18,36 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import parse_qs, quote
 
 import orjson
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipeline import calendar, commits, document, job, trends
+from pipeline import calendar, commits, dashboard, document, job, trends
 from pipeline.lake import STATE_FILE, Lake
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
-from pipeline.server.tokens import Tokens
+from pipeline.server.tokens import Sessions, Tokens
 from pipeline.warehouse import Committed, Warehouse
 
 log = logging.getLogger(__name__)
 
-OPEN = ("/health", "/ready")
-"""Routes that need no token."""
+OPEN = ("/health", "/ready", "/", "/login", "/logout", "/assets/vega.js")
+"""Routes that need no token: health, readiness, and the dashboard's way in (``/`` signs a person in)."""
+SESSION_COOKIE = "insights_session"
+PAGE_HEADERS = {
+    # nothing on the page comes from anywhere but this server (Vega compiles its expressions: eval)
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+}
 LONGEST_RANGE_DAYS = 3653
 """Ten years: a longer range is refused."""
 KEPT_ANSWERS = 64
@@ -144,6 +154,7 @@ class Reader:
 def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today) -> ASGIApp:
     """The insights server over one data directory; ``today`` gives the default range's end (UTC)."""
     reader = Reader(data_dir)
+    sessions = Sessions()
     disable_created_metrics()  # no *_created series: they say when the process started counting, nothing more
     registry = CollectorRegistry()
     registry.register(PipelineCollector(data_dir, reader.committed))
@@ -189,6 +200,38 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     def openapi(_: Request) -> Response:
         return Response(contract, media_type="application/yaml")
 
+    def page(request: Request) -> Response:
+        if not _signed_in(request, tokens, sessions):
+            return HTMLResponse(dashboard.signin_page(), headers=PAGE_HEADERS)
+        committed = reader.committed()
+        if committed is None:
+            raise NotReady(f"no committed warehouse in {data_dir} to draw: run `insights run`")
+        return HTMLResponse(dashboard.served_page(data_dir, committed, today()), headers=PAGE_HEADERS)
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return HTMLResponse(dashboard.signin_page(), headers=PAGE_HEADERS)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        if not tokens.admit((form.get("token") or [""])[0]):
+            return HTMLResponse(dashboard.signin_page("That is not one of this server's tokens."), status_code=401,
+                                headers=PAGE_HEADERS)
+        view = (form.get("view") or [""])[0]
+        answer = RedirectResponse("./" + (f"#{quote(view, safe='=&,-')}" if view else ""), status_code=303)
+        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+        answer.set_cookie(SESSION_COOKIE, sessions.open(), max_age=Sessions.LIFETIME_SECONDS, httponly=True,
+                          samesite="strict", secure=secure, path="/")
+        return answer
+
+    def logout(request: Request) -> Response:
+        sessions.close(request.cookies.get(SESSION_COOKIE))
+        answer = RedirectResponse("./", status_code=303)
+        answer.delete_cookie(SESSION_COOKIE, path="/")
+        return answer
+
+    def vega(_: Request) -> Response:
+        return Response(dashboard.vega_script(), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     routes = [
         Route("/api/admin/insights", insights),
         Route("/api/admin/insights/lifecycle", lifecycle),
@@ -196,6 +239,10 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         Route("/ready", ready),
         Route("/metrics", metrics),
         Route("/openapi.yaml", openapi),
+        Route("/", page),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/assets/vega.js", vega),
     ]
     handlers = {
         BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
@@ -205,18 +252,19 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         405: lambda request, _: _error(405, "MethodNotAllowed", f"{request.method} is not allowed here: use GET"),
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
-    return Door(app, tokens, RequestMetrics(registry), {route.path for route in routes})
+    return Door(app, tokens, sessions, RequestMetrics(registry), {route.path for route in routes})
 
 
 class Door:
-    """In front of every route: the token check, and each request's metrics and log line.
+    """In front of every route: the credentials check (a token, or a signed-in person's session), and
+    each request's metrics and log line.
 
     A log line names the method, the path without its query string, the status and the time taken:
-    never a header, a token or a parameter.
+    never a header, a cookie, a token or a parameter.
     """
 
-    def __init__(self, app: ASGIApp, tokens: Tokens, metrics: RequestMetrics, routes: set[str]):
-        self.app, self.tokens, self.metrics, self.routes = app, tokens, metrics, routes
+    def __init__(self, app: ASGIApp, tokens: Tokens, sessions: Sessions, metrics: RequestMetrics, routes: set[str]):
+        self.app, self.tokens, self.sessions, self.metrics, self.routes = app, tokens, sessions, metrics, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -231,7 +279,8 @@ class Door:
 
         path = scope["path"]
         try:
-            if path in OPEN or self.tokens.admit(_header(scope, b"authorization")):
+            if path in OPEN or self.tokens.admit(_header(scope, b"authorization")) or \
+                    self.sessions.admit(_cookie(scope, SESSION_COOKIE)):
                 await self.app(scope, receive, sending)
             else:
                 refusal = _error(401, "AuthenticationRequired", "send one of the server's tokens as the Authorization "
@@ -273,6 +322,22 @@ def _respond(request: Request, answered: tuple[str, Answer | None]) -> Response:
 
 def _error(status: int, name: str, message: str) -> JSONResponse:
     return JSONResponse({"name": name, "message": message}, status_code=status)
+
+
+def _signed_in(request: Request, tokens: Tokens, sessions: Sessions) -> bool:
+    return tokens.admit(request.headers.get("authorization")) or sessions.admit(request.cookies.get(SESSION_COOKIE))
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    header = _header(scope, b"cookie")
+    if not header:
+        return None
+    cookies = SimpleCookie()
+    try:
+        cookies.load(header)
+    except Exception:  # noqa: BLE001 - a malformed cookie header is no credential
+        return None
+    return cookies[name].value if name in cookies else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

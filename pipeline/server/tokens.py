@@ -11,6 +11,9 @@ from __future__ import annotations
 import hmac
 import os
 import re
+import secrets
+import threading
+import time
 from pathlib import Path
 
 SHORTEST = 16
@@ -62,3 +65,35 @@ class Tokens:
         for token in self._tokens:
             admitted |= hmac.compare_digest(token, presented)
         return admitted
+
+
+class Sessions:
+    """Browser sessions of people who signed in with a token: random ids, kept in memory for 12 hours.
+
+    The cookie holds a session id, never the token; a restart signs everyone out.
+    """
+
+    LIFETIME_SECONDS = 12 * 3600
+
+    def __init__(self):
+        self._expiry: dict[str, float] = {}
+        self._guard = threading.Lock()
+
+    def open(self) -> str:
+        """A new session's id."""
+        session = secrets.token_urlsafe(32)
+        with self._guard:
+            now = time.monotonic()
+            self._expiry = {s: e for s, e in self._expiry.items() if e > now}
+            self._expiry[session] = now + self.LIFETIME_SECONDS
+        return session
+
+    def admit(self, session: str | None) -> bool:
+        """Whether a cookie's session id names a live session."""
+        with self._guard:
+            expiry = self._expiry.get(session or "")
+        return expiry is not None and expiry > time.monotonic()
+
+    def close(self, session: str | None) -> None:
+        with self._guard:
+            self._expiry.pop(session or "", None)

@@ -130,11 +130,14 @@ LIFECYCLE_CATEGORIES = ("experimental", "release", "permanent")
 
 
 def lifecycle_now(lake: Lake, as_of: dt.date, projects: Collection[str] = ()) -> dict:
-    """Unleash 8's ``lifecycleTrendsSchema``: the flags of each lifecycle stage at the end of ``as_of``.
+    """Unleash 8's ``lifecycleTrendsSchema``: the flags of each lifecycle stage at the end of ``as_of``,
+    in the listed ``projects`` together (none: every listed project); see ``sql/lifecycle_now.sql``.
+    Counts are flags; medians are whole days."""
+    return lifecycle_by_project(lake, as_of, projects)[None]
 
-    For the listed ``projects`` (none: every listed project); see ``sql/lifecycle_now.sql``.
-    Counts are flags; medians are whole days.
-    """
+
+def lifecycle_by_project(lake: Lake, as_of: dt.date, projects: Collection[str] = ()) -> dict[str | None, dict]:
+    """``lifecycle_now`` for the ``projects`` together (key None) and for each listed one of them."""
     con = duck.connect()
     try:
         inputs.register(con, lake)
@@ -143,19 +146,20 @@ def lifecycle_now(lake: Lake, as_of: dt.date, projects: Collection[str] = ()) ->
         con.execute("CREATE TEMP TABLE lifecycle_projects AS SELECT * FROM lifecycle_projects_input")
         query = queries.load("lifecycle_now")
         with _snapshot_states(con, _day_snapshots([as_of]), [query]):
-            rows = {row["name"]: row for row in con.sql(query).to_arrow_table().to_pylist()}
+            rows = con.sql(query).to_arrow_table().to_pylist()
     finally:
         con.close()
-    return {"lifecycleTrends": {
-        stage: {
-            "categories": {c: {"flagsOlderThanWeek": rows[stage][f"{c}_older"], "newFlagsThisWeek": rows[stage][f"{c}_new"]}
+    figures: dict[str | None, dict] = {}
+    for row in rows:
+        figures.setdefault(row["project"], {"lifecycleTrends": {}})["lifecycleTrends"][row["name"]] = {
+            "categories": {c: {"flagsOlderThanWeek": row[f"{c}_older"], "newFlagsThisWeek": row[f"{c}_new"]}
                            for c in LIFECYCLE_CATEGORIES},
-            "totalFlags": rows[stage]["total_flags"],
-            "medianDaysInCurrentStage": _number(rows[stage]["median_current"]),
-            "medianDaysHistorically": _number(rows[stage]["median_historical"]),
+            "totalFlags": row["total_flags"],
+            "medianDaysInCurrentStage": _number(row["median_current"]),
+            "medianDaysHistorically": _number(row["median_historical"]),
         }
-        for stage in LIFECYCLE_STAGES
-    }}
+    return {project: {"lifecycleTrends": {stage: f["lifecycleTrends"][stage] for stage in LIFECYCLE_STAGES}}
+            for project, f in figures.items()}
 
 
 def _number(value: float) -> int | float:

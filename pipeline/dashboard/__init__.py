@@ -1,0 +1,118 @@
+"""The dashboard (SPEC §8): one page that draws an insights document, written as a file or served.
+
+The page is ``page.html.j2`` with ``dashboard.js`` and ``dashboard.css``; ``dashboard.js`` draws it
+with Vega-Lite, whose scripts (Vega, Vega-Lite, vega-embed) come inside the ``vl-convert-python``
+wheel, so nothing is ever fetched from elsewhere. The *file* holds everything: the scripts, the
+document of its range and the lifecycle figures (all projects together and each alone), gzipped
+into the page; it opens from disk. The *served* page holds only its provenance and fetches the
+rest from the insights server's own routes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import orjson
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+from pipeline import calendar, commits, files, job, trends
+from pipeline.lake import Lake
+from pipeline.warehouse import Committed, Warehouse, code_version
+
+
+def range_page(data_dir: Path, first: dt.date, last: dt.date, document: dict | None = None) -> str:
+    """The self-contained page of ``first``..``last``; ``document`` is the range's insights document
+    where the caller has it already (else it is exported). Lifecycle figures are as of the end of
+    ``last``, or of the warehouse's last day if that comes first."""
+    document = document if document is not None else job.export(data_dir, first, last)
+    with commits.reading(data_dir) as state:
+        committed = Warehouse(data_dir).committed(state.version) if state else Committed(0, {})
+    moment = min(last, committed.last_day or last)
+    lifecycle = trends.lifecycle_by_project(Lake(data_dir), moment) if committed.last_day else {}
+    return file_page(data_dir, first, last, document, committed, lifecycle)
+
+
+def write_file(data_dir: Path, target: Path, page: str) -> None:
+    """Write a page atomically."""
+    files.write_atomically(data_dir, target, lambda path: path.write_text(page, encoding="utf-8"))
+
+
+def file_page(data_dir: Path, first: dt.date, last: dt.date, document: dict, committed: Committed,
+              lifecycle: dict[str | None, dict]) -> str:
+    """The self-contained page of ``document`` (the insights of ``first``..``last``), with the
+    lifecycle figures of all projects (key None) and of each project."""
+    covered_first = min((r["date"][:10] for r in document["userTrends"]), default=None)
+    covered_last = max((r["date"][:10] for r in document["userTrends"]), default=None)
+    meta = {**provenance(data_dir, committed), "rangeFixed": True, "firstDay": covered_first or first.isoformat(),
+            "lastDay": covered_last or last.isoformat(), "askedFirst": first.isoformat(), "askedLast": last.isoformat()}
+    packed = {"document": {array: _columns(rows) for array, rows in document.items()},
+              "lifecycle": {("" if project is None else project): figures for project, figures in lifecycle.items()}}
+    blob = base64.b64encode(gzip.compress(orjson.dumps(packed), compresslevel=9, mtime=0)).decode("ascii")
+    return _render("page.html.j2", meta=meta, data=blob, vega=Markup(vega_script()))
+
+
+def served_page(data_dir: Path, committed: Committed, today: dt.date) -> str:
+    """The page the server answers ``/`` with: its provenance; the data comes from the server's routes."""
+    default_first, default_last = calendar.default_range(today)
+    meta = {**provenance(data_dir, committed), "rangeFixed": False,
+            "firstDay": committed.first_day.isoformat() if committed.first_day else None,
+            "lastDay": committed.last_day.isoformat() if committed.last_day else None,
+            "defaultFrom": default_first.isoformat(), "defaultTo": default_last.isoformat()}
+    return _render("page.html.j2", meta=meta, data=None)
+
+
+def signin_page(error: str | None = None) -> str:
+    """The served page's sign-in form."""
+    return _render("signin.html.j2", error=error)
+
+
+def provenance(data_dir: Path, committed: Committed) -> dict:
+    """What the page says it shows: the source, when its data was landed, the build behind it."""
+    lake = Lake(data_dir)
+    landing = lake.landings[-1] if lake.landings else None
+    build = f"build-g{lake.generation}-{code_version()}"
+    if landing:
+        line = (f"Data from {landing['source']}, landed {landing['extracted_at'][:16].replace('T', ' ')} UTC "
+                f"(lake generation {lake.generation}); {build}, warehouse commit {committed.version}.")
+    else:
+        line = "Nothing has been landed yet."
+    return {"provenance": line, "source": landing["source"] if landing else None,
+            "landedAt": landing["extracted_at"] if landing else None, "build": build, "commit": committed.version}
+
+
+@cache
+def vega_script() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (about 900 kB), from the vl-convert wheel."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle()
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(autoescape=select_autoescape(default=True), keep_trailing_newline=True)
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("pipeline.dashboard").joinpath(name).read_text(encoding="utf-8")
+
+
+def _render(template: str, **values) -> str:
+    meta = values.get("meta")
+    return _environment().from_string(_asset(template)).render(
+        css=Markup(_asset("dashboard.css")), script=Markup(_asset("dashboard.js")),
+        meta_json=Markup(orjson.dumps(meta).decode().replace("<", "\\u003c")) if meta is not None else None, **values)
+
+
+def _columns(rows: list[dict]) -> dict:
+    """Rows as columns (field names, then one list of values a field): smaller, and it gzips far better."""
+    fields = list(rows[0]) if rows else []
+    return {"fields": fields, "values": [[row[f] for row in rows] for f in fields]}
+

@@ -1,0 +1,510 @@
+// The insights dashboard: draws an insights document (instanceInsightsSchema) and the lifecycle
+// figures (lifecycleTrendsSchema), for a range and a set of projects kept in the URL's hash.
+// The same code runs in the file (its data embedded, gzipped) and on the server (data from the
+// server's own routes). Days and weeks are UTC; weeks are ISO weeks, labelled as the document
+// names them ("2025-05"); a day or week without a row is drawn as zero.
+(function () {
+  "use strict";
+
+  const META = JSON.parse(document.getElementById("insights-meta").textContent);
+  const EMBEDDED = document.getElementById("insights-data");
+  const DAY_MS = 86400000;
+  const views = [];
+  let source = null;
+  const state = { from: null, to: null, projects: [] };
+
+  // ---- days and ISO weeks (UTC) ----------------------------------------------------------------
+
+  const toDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+  const dayMs = (day) => Date.parse(day + "T00:00:00Z");
+  const addDays = (day, n) => toDay(dayMs(day) + n * DAY_MS);
+
+  function isoWeek(day) {
+    const date = new Date(dayMs(day));
+    const weekday = (date.getUTCDay() + 6) % 7;
+    const thursday = new Date(dayMs(day) + (3 - weekday) * DAY_MS);
+    const year = thursday.getUTCFullYear();
+    const firstThursday = new Date(Date.UTC(year, 0, 4));
+    const start = dayMs(toDay(firstThursday.getTime())) - ((firstThursday.getUTCDay() + 6) % 7) * DAY_MS;
+    return `${year}-${String(1 + Math.floor((thursday.getTime() - start) / (7 * DAY_MS))).padStart(2, "0")}`;
+  }
+
+  function weeksOverlapping(from, to) {
+    const weeks = [];
+    for (let monday = addDays(from, -((new Date(dayMs(from)).getUTCDay() + 6) % 7)); monday <= to; monday = addDays(monday, 7)) {
+      weeks.push(isoWeek(monday));
+    }
+    return weeks;
+  }
+
+  function daysBetween(from, to) {
+    const days = [];
+    for (let day = from; day <= to; day = addDays(day, 1)) days.push(day);
+    return days;
+  }
+
+  // ---- where the data comes from ---------------------------------------------------------------
+
+  async function embedded() {
+    const bytes = Uint8Array.from(atob(EMBEDDED.textContent.trim()), (c) => c.charCodeAt(0));
+    const text = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    const packed = JSON.parse(text);
+    const documentRows = {};
+    for (const [array, table] of Object.entries(packed.document)) {
+      documentRows[array] = table.values.length ? table.values[0].map((_, i) =>
+        Object.fromEntries(table.fields.map((field, f) => [field, table.values[f][i]]))) : [];
+    }
+    return {
+      document: async (from, to) => within(documentRows, from, to),
+      lifecycle: async (projects) => packed.lifecycle[projects.length === 1 ? projects[0] : ""] ||
+        summedLifecycle(projects.map((p) => packed.lifecycle[p]).filter(Boolean)),
+    };
+  }
+
+  function served() {
+    const get = async (path) => {
+      const answer = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (answer.status === 401) { window.location.assign("login"); throw new Error("signed out"); }
+      if (!answer.ok) throw new Error(`${path}: ${answer.status} ${(await answer.json()).message}`);
+      return answer.json();
+    };
+    return {
+      document: (from, to) => get(`api/admin/insights?from=${from}&to=${to}`),
+      lifecycle: (projects) => get(`api/admin/insights/lifecycle?projects=${encodeURIComponent(projects.join(","))}`),
+    };
+  }
+
+  // The file's document cut to a range within it: the range's days, and the weeks overlapping it
+  // (each as the file holds it: seen at the end of its Sunday, or of the file's last day).
+  function within(rows, from, to) {
+    const weeks = new Set(weeksOverlapping(from, to));
+    const cut = {};
+    for (const [array, list] of Object.entries(rows)) {
+      cut[array] = list.filter((r) => ("week" in r ? weeks.has(r.week) : r.date.slice(0, 10) >= from && r.date.slice(0, 10) <= to));
+    }
+    return cut;
+  }
+
+  // Several projects' lifecycle figures: their counts add up; their medians cannot be combined.
+  function summedLifecycle(each) {
+    const stages = {};
+    for (const stage of ["develop", "production", "cleanup"]) {
+      const categories = {};
+      for (const category of ["experimental", "release", "permanent"]) {
+        categories[category] = {
+          flagsOlderThanWeek: sum(each.map((l) => l.lifecycleTrends[stage].categories[category].flagsOlderThanWeek)),
+          newFlagsThisWeek: sum(each.map((l) => l.lifecycleTrends[stage].categories[category].newFlagsThisWeek)),
+        };
+      }
+      stages[stage] = { categories, totalFlags: sum(each.map((l) => l.lifecycleTrends[stage].totalFlags)),
+        medianDaysInCurrentStage: null, medianDaysHistorically: null };
+    }
+    return { lifecycleTrends: stages };
+  }
+
+  // ---- figures ---------------------------------------------------------------------------------
+
+  const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+  function median(values) {
+    if (!values.length) return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  }
+
+  const selected = (rows) => (state.projects.length ? rows.filter((r) => state.projects.includes(r.project)) : rows);
+
+  function byWeek(rows, weeks, value) {
+    const totals = Object.fromEntries(weeks.map((w) => [w, 0]));
+    for (const row of rows) if (row.week in totals) totals[row.week] += value(row);
+    return weeks.map((week) => ({ week, value: totals[week] }));
+  }
+
+  function perProject(rows, weeks, field) {
+    const projects = [...new Set(rows.map((r) => r.project))].sort();
+    const cells = projects.map((project) => {
+      const values = Object.fromEntries(rows.filter((r) => r.project === project).map((r) => [r.week, r[field]]));
+      return { project, values: weeks.map((w) => values[w] ?? 0) };
+    });
+    return { projects, cells };
+  }
+
+  function latestWeek(rows) {
+    const week = rows.reduce((latest, r) => (r.week > latest ? r.week : latest), "");
+    return rows.filter((r) => r.week === week);
+  }
+
+  const percent = (part, whole) => (whole ? Math.round((part / whole) * 100) : 0);
+  const days = (value) => (value === null ? "—" : value <= 0 ? "No data" : value < 1 ? "<1 day" : `${value} days`);
+  const number = (value) => (value === null || value === undefined ? "—" : value.toLocaleString("en-US"));
+
+  // One widget each: its stats, a Vega-Lite chart of long-form rows, and the table beside it.
+  function widgets(doc, lifecycle) {
+    const weeks = weeksOverlapping(state.from, state.to);
+    const projectRows = selected(doc.projectFlagTrends);
+    const all = !state.projects.length;
+    const list = [];
+
+    if (all) {
+      const rows = doc.userTrends.map((r) => ({ date: r.date.slice(0, 10), total: r.total, active: r.active, inactive: r.inactive }));
+      const last = rows[rows.length - 1];
+      list.push(widget("users", "Users", "Users of the instance over time, service accounts and system users aside",
+        [["Total users", last && last.total], ["Active (60 days)", last && last.active], ["Inactive", last && last.inactive]],
+        daily(rows, ["total", "active", "inactive"]), "date", ["total", "active", "inactive"], rows,
+        rows.length ? null : "No users in this range."));
+    } else {
+      const { projects, cells } = perProject(projectRows, weeks, "users");
+      const latest = latestWeek(projectRows);
+      list.push(projectWidget("users", "Users per project", "Project members per week, by project", weeks, projects, cells,
+        [["Users per project on average", latest.length ? +(sum(latest.map((r) => r.users || 0)) / latest.length).toFixed(2) : null]],
+        "No project members in this range."));
+    }
+
+    {
+      const rows = all ? doc.flagTrends.map((r) => ({ date: r.date.slice(0, 10), total: r.total, stale: r.stale,
+        potentiallyStale: r.potentiallyStale }))
+        : weeks.map((week) => ({ week, total: 0, stale: 0, potentiallyStale: 0 })).map((w) => {
+          for (const r of projectRows) if (r.week === w.week) { w.total += r.total; w.stale += r.stale; w.potentiallyStale += r.potentiallyStale; }
+          return w;
+        });
+      const last = rows[rows.length - 1];
+      list.push(widget("flags", "Flags", "Flags over time: all, stale and potentially stale",
+        [["Total flags", last && last.total], ["Stale", last && last.stale], ["Potentially stale", last && last.potentiallyStale]],
+        all ? daily(rows, ["total", "stale", "potentiallyStale"]) : weekly(rows, ["total", "stale", "potentiallyStale"]),
+        all ? "date" : "week", ["total", "stale", "potentiallyStale"], rows,
+        projectRows.length || (all && doc.flagTrends.length) ? null : "No flags in this range."));
+    }
+
+    {
+      const latest = latestWeek(projectRows);
+      const total = sum(latest.map((r) => r.total)), stale = sum(latest.map((r) => r.stale));
+      const potentially = sum(latest.map((r) => r.potentiallyStale));
+      const stats = [["Technical debt", `${percent(stale + potentially, total)}%`], ["Healthy", total - stale - potentially],
+        ["Stale", stale], ["Potentially stale", potentially]];
+      if (all) {
+        const rows = weeks.map((week) => {
+          const of = projectRows.filter((r) => r.week === week);
+          const flags = sum(of.map((r) => r.total));
+          return { week, technicalDebt: flags ? +((sum(of.map((r) => r.stale + r.potentiallyStale)) / flags) * 100).toFixed(2) : 0 };
+        });
+        list.push(widget("technical-debt", "Technical debt", "Share of flags that are stale or potentially stale, per week (%)",
+          stats, weekly(rows, ["technicalDebt"]), "week", ["technicalDebt"], rows, projectRows.length ? null : "No flags in this range."));
+      } else {
+        const { projects, cells } = perProject(projectRows, weeks, "technicalDebt");
+        list.push(projectWidget("technical-debt", "Technical debt", "Technical debt per project, per week (%)", weeks,
+          projects, cells, stats, "No flags in this range."));
+      }
+    }
+
+    list.push(lifecycleWidget(lifecycle));
+
+    {
+      const lifecycleRows = selected(doc.lifecycleTrends);
+      const rows = byWeek(lifecycleRows, weeks, (r) => r.newProductionFlags).map((w) => ({ week: w.week, newProductionFlags: w.value }));
+      const withRows = new Set(lifecycleRows.map((r) => r.week));
+      const middle = median(rows.filter((r) => withRows.has(r.week)).map((r) => r.newProductionFlags));
+      list.push(widget("production", "New flags in production", "Flags that entered production, per week",
+        [["Median per week", middle === null ? "N/A" : middle]], weekly(rows, ["newProductionFlags"]), "week",
+        ["newProductionFlags"], rows, lifecycleRows.length ? null : "No flag entered production in this range."));
+    }
+
+    {
+      const creationRows = selected(doc.creationArchiveTrends);
+      const types = [...new Set(creationRows.flatMap((r) => Object.keys(r.createdFlags)))].sort();
+      const rows = weeks.map((week) => {
+        const of = creationRows.filter((r) => r.week === week);
+        const row = { week, archived: sum(of.map((r) => r.archivedFlags)) };
+        for (const type of types) row[`created ${type}`] = sum(of.map((r) => r.createdFlags[type] || 0));
+        row.created = sum(types.map((type) => row[`created ${type}`]));
+        return row;
+      });
+      const created = sum(rows.map((r) => r.created)), archived = sum(rows.map((r) => r.archived));
+      const series = [...types.map((t) => `created ${t}`), "archived"];
+      list.push(widget("creation", "Flags created and archived", "Flags created, by type, and flags archived, per week",
+        [["Archived to created", created ? `${Math.round((archived / created) * 100)}%` : "N/A"], ["Created", created],
+          ["Archived", archived]], weekly(rows, series, { stacked: types.map((t) => `created ${t}`) }), "week",
+        ["created", ...series], rows, creationRows.length ? null : "No flags created or archived in this range."));
+    }
+
+    {
+      const { projects, cells } = perProject(projectRows.filter((r) => r.timeToProduction !== undefined), weeks, "timeToProduction");
+      const shown = all ? projects.filter((p) => cells.find((c) => c.project === p).values.some((v) => v > 0)) : projects;
+      const latest = latestWeek(projectRows).map((r) => r.timeToProduction).filter((v) => v > 0);
+      list.push(projectWidget("time-to-production", "Time to production",
+        "Mean days from a release flag's creation to its first enable in production, per project and week", weeks, shown,
+        cells.filter((c) => shown.includes(c.project)), [["Median over projects, latest week", latest.length ? `${median(latest)} days` : "N/A"]],
+        "No release flag reached production in this range."));
+    }
+
+    {
+      const metricRows = selected(doc.metricsSummaryTrends);
+      const rows = weeks.map((week) => {
+        const of = metricRows.filter((r) => r.week === week);
+        return { week, totalRequests: sum(of.map((r) => r.totalRequests)), totalYes: sum(of.map((r) => r.totalYes)),
+          totalNo: sum(of.map((r) => r.totalNo)) };
+      });
+      list.push(widget("evaluations", "Flag evaluations", "Evaluations reported by SDKs per week: all, exposed and not exposed",
+        [["Evaluations", sum(rows.map((r) => r.totalRequests))], ["Exposed", sum(rows.map((r) => r.totalYes))],
+          ["Not exposed", sum(rows.map((r) => r.totalNo))]], weekly(rows, ["totalRequests", "totalYes", "totalNo"]), "week",
+        ["totalRequests", "totalYes", "totalNo"], rows, metricRows.length ? null : "No flag evaluations in this range."));
+    }
+
+    {
+      const types = [...new Set(doc.environmentTypeTrends.map((r) => r.environmentType))].sort();
+      const rows = weeks.map((week) => {
+        const row = { week };
+        for (const type of types) row[type] = sum(doc.environmentTypeTrends.filter((r) => r.week === week && r.environmentType === type).map((r) => r.totalUpdates));
+        return row;
+      });
+      list.push(widget("updates", "Updates per environment type", "Configuration updates per environment type and week (all projects)",
+        [["Updates", sum(doc.environmentTypeTrends.map((r) => r.totalUpdates))]], weekly(rows, types), "week", types, rows,
+        types.length ? null : "No configuration updates in this range."));
+    }
+    return list;
+  }
+
+  // ``empty``: the words the widget says when the range holds nothing for it (null: it holds something).
+  function widget(id, title, description, stats, chart, key, columns, rows, empty) {
+    return { id, title, description, stats, chart: { ...chart, description }, table: { columns: [key, ...columns], rows }, empty };
+  }
+
+  const CHARTED_PROJECTS = 12;
+
+  // One line per project (the 12 with the highest latest values, when there are more); the table has them all.
+  function projectWidget(id, title, description, weeks, projects, cells, stats, empty) {
+    const rows = weeks.map((week, i) => Object.fromEntries([["week", week], ...cells.map((c) => [c.project, c.values[i]])]));
+    const charted = [...cells].sort((a, b) => b.values[b.values.length - 1] - a.values[a.values.length - 1] ||
+      (a.project < b.project ? -1 : 1)).slice(0, CHARTED_PROJECTS).map((c) => c.project).sort();
+    const note = projects.length > charted.length ? ` (the chart shows the ${charted.length} highest in the latest week)` : "";
+    return { id, title, description: description + note, stats, chart: { ...weekly(rows, charted), description },
+      table: { columns: ["week", ...projects], rows }, empty: projects.length ? null : empty };
+  }
+
+  function lifecycleWidget(lifecycle) {
+    const names = { develop: "Develop", production: "Production", cleanup: "Cleanup" };
+    const rows = [];
+    for (const [stage, figures] of Object.entries(lifecycle.lifecycleTrends)) {
+      for (const [category, counts] of Object.entries(figures.categories)) {
+        rows.push({ stage, category, older: counts.flagsOlderThanWeek, new: counts.newFlagsThisWeek });
+      }
+    }
+    const stats = Object.entries(lifecycle.lifecycleTrends).flatMap(([stage, f]) => [
+      [`${names[stage]}: flags`, f.totalFlags], [`${names[stage]}: median now`, days(f.medianDaysInCurrentStage)],
+      [`${names[stage]}: median historically`, days(f.medianDaysHistorically)]]);
+    const values = rows.flatMap((r) => [{ stage: names[r.stage], category: r.category, age: "older than a week", count: r.older },
+      { stage: names[r.stage], category: r.category, age: "new this week", count: r.new }]);
+    const chart = {
+      data: { values }, mark: { type: "bar", tooltip: true },
+      encoding: {
+        column: { field: "stage", type: "nominal", sort: ["Develop", "Production", "Cleanup"], title: null },
+        x: { field: "category", type: "nominal", sort: ["experimental", "release", "permanent"], title: null },
+        y: { field: "count", type: "quantitative", stack: "zero", title: "flags" },
+        color: { field: "age", type: "nominal", title: null },
+      },
+      width: 140, autosize: { type: "pad" },
+      description: "Flags in each lifecycle stage now, by category and by how long they have been in it",
+    };
+    const total = sum(Object.values(lifecycle.lifecycleTrends).map((f) => f.totalFlags));
+    return { id: "lifecycle", title: "Flags lifecycle now", description: `As of the end of ${META.lastDay || "the warehouse's last day"}`,
+      stats, chart, table: { columns: ["stage", "category", "older", "new"], rows }, empty: total ? null : "No flag is in a lifecycle stage." };
+  }
+
+  // The words a chart's legend uses for a document's field (a project's id or a type stays as it is).
+  const LABELS = { total: "Total", active: "Active", inactive: "Inactive", stale: "Stale", potentiallyStale: "Potentially stale",
+    technicalDebt: "Technical debt (%)", newProductionFlags: "New in production", totalRequests: "Evaluations",
+    totalYes: "Exposed", totalNo: "Not exposed", archived: "Archived" };
+  const label = (series) => LABELS[series] || series;
+
+  // Charts: long-form rows, one line (or stacked bar) per series; a week or day without a row is zero.
+  function weekly(rows, series, options = {}) {
+    const values = rows.flatMap((r) => series.map((s) => ({ week: r.week, series: label(s), value: r[s] ?? 0 })));
+    const x = { field: "week", type: "ordinal", title: "ISO week", sort: rows.map((r) => r.week), axis: { labelAngle: -45 } };
+    if (options.stacked) {
+      const stacked = values.filter((v) => options.stacked.map(label).includes(v.series));
+      const rest = values.filter((v) => !options.stacked.map(label).includes(v.series));
+      return { layer: [
+        { data: { values: stacked }, mark: { type: "bar", tooltip: true },
+          encoding: { x, y: { field: "value", type: "quantitative", stack: "zero", title: null }, color: { field: "series", type: "nominal", title: null } } },
+        { data: { values: rest }, mark: { type: "line", point: true, tooltip: true },
+          encoding: { x, y: { field: "value", type: "quantitative" }, color: { field: "series", type: "nominal", title: null } } },
+      ] };
+    }
+    return { data: { values }, mark: { type: "line", point: true, tooltip: true },
+      encoding: { x, y: { field: "value", type: "quantitative", title: null }, color: { field: "series", type: "nominal", title: null } } };
+  }
+
+  function daily(rows, series) {
+    const values = rows.flatMap((r) => series.map((s) => ({ date: r.date, series: label(s), value: r[s] ?? 0 })));
+    return { data: { values }, mark: { type: "line", tooltip: true },
+      encoding: { x: { field: "date", type: "temporal", title: "day (UTC)", timeUnit: "utcyearmonthdate" },
+        y: { field: "value", type: "quantitative", title: null }, color: { field: "series", type: "nominal", title: null } } };
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------------
+
+  const dark = () => window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+
+  function vegaConfig() {
+    const ink = dark() ? "#e6e6e6" : "#222222", grid = dark() ? "#444444" : "#dddddd";
+    return { background: null, view: { stroke: null }, axis: { labelColor: ink, titleColor: ink, gridColor: grid, domainColor: ink, tickColor: ink },
+      legend: { labelColor: ink, titleColor: ink, orient: "bottom", columns: 4, labelLimit: 220 }, header: { labelColor: ink, titleColor: ink }, title: { color: ink },
+      range: { category: ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"] } };
+  }
+
+  function csv(table) {
+    const cell = (v) => { const text = v === null || v === undefined ? "" : String(v); return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text; };
+    return [table.columns.map(cell).join(","), ...table.rows.map((r) => table.columns.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+  }
+
+  function link(anchor, text, type, name) {
+    if (anchor.href.startsWith("blob:")) URL.revokeObjectURL(anchor.href);
+    anchor.href = URL.createObjectURL(new Blob([text], { type }));
+    anchor.download = name;
+  }
+
+  function element(tag, attributes = {}, text = null) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    if (text !== null) node.textContent = text;
+    return node;
+  }
+
+  async function draw(doc, lifecycle) {
+    while (views.length) views.pop().finalize();
+    const main = document.getElementById("widgets");
+    main.replaceChildren();
+    const range = `${state.from}_${state.to}`;
+    link(document.getElementById("download-document"), JSON.stringify(doc, null, 2) + "\n", "application/json", `insights_${range}.json`);
+    const covered = doc.userTrends.length + doc.projectFlagTrends.length;
+    document.getElementById("range-empty").hidden = covered > 0;
+    const drawn = [];
+    for (const w of widgets(doc, lifecycle)) {
+      const section = element("section", { class: "widget", "data-widget": w.id, "aria-labelledby": `title-${w.id}` });
+      section.append(element("h2", { id: `title-${w.id}` }, w.title), element("p", { class: "description" }, w.description));
+      const stats = element("dl", { class: "stats" });
+      for (const [label, value] of w.stats) {
+        const item = element("div", { class: "stat" });
+        item.append(element("dt", {}, label), element("dd", { "data-stat": `${w.id}:${label}` }, typeof value === "number" ? number(value) : String(value ?? "—")));
+        stats.append(item);
+      }
+      section.append(stats);
+      if (w.empty) section.append(element("p", { class: "empty", role: "status" }, w.empty));
+      const chart = element("div", { class: "chart", "data-chart": w.id });
+      section.append(chart);
+      const details = element("details", { class: "numbers" });
+      details.append(element("summary", {}, "Numbers"));
+      const table = element("table", { "data-table": w.id });
+      table.append(element("caption", {}, `${w.title}, ${state.from} to ${state.to}`));
+      const head = element("tr");
+      for (const c of w.table.columns) head.append(element("th", { scope: "col" }, c));
+      const thead = element("thead");
+      thead.append(head);
+      table.append(thead);
+      const body = element("tbody");
+      for (const r of w.table.rows) {
+        const tr = element("tr");
+        w.table.columns.forEach((c, i) => tr.append(element(i ? "td" : "th", i ? {} : { scope: "row" }, r[c] === undefined || r[c] === null ? "" : String(r[c]))));
+        body.append(tr);
+      }
+      table.append(body);
+      details.append(table);
+      const download = element("a", { class: "download", "data-csv": w.id }, `Download ${w.title.toLowerCase()} (CSV)`);
+      link(download, csv(w.table), "text/csv", `${w.id}_${range}.csv`);
+      section.append(details, download);
+      main.append(section);
+      drawn.push([chart, w.chart]);
+    }
+    // charts last, once every section is in the page and each chart's container has its width
+    for (const [chart, spec] of drawn) {
+      const values = (spec.layer || [spec]).flatMap((layer) => layer.data.values);
+      if (!values.length) continue;  // nothing to draw: the words above say so
+      const result = await vegaEmbed(chart, { $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: "container", height: 220,
+        autosize: { type: "fit-x", contains: "padding" }, config: vegaConfig(), ...spec }, { renderer: "svg", actions: false });
+      views.push(result.view);
+    }
+  }
+
+  // ---- controls and the URL --------------------------------------------------------------------
+
+  function fromHash() {
+    const hash = new URLSearchParams(window.location.hash.slice(1));
+    const day = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v || "") ? v : null);
+    const last = META.lastDay, first = META.firstDay;
+    state.to = clamp(day(hash.get("to")) || META.defaultTo || last);
+    state.from = clamp(day(hash.get("from")) || META.defaultFrom || first);
+    if (state.from > state.to) state.from = state.to;
+    state.projects = (hash.get("projects") || "").split(",").filter(Boolean).sort();
+  }
+
+  // In the file, a range stays within the days the file was written for.
+  const clamp = (day) => (!day || !META.rangeFixed ? day : day < META.firstDay ? META.firstDay : day > META.lastDay ? META.lastDay : day);
+
+  function toHash() {
+    const hash = new URLSearchParams({ from: state.from, to: state.to });
+    if (state.projects.length) hash.set("projects", state.projects.join(","));
+    history.replaceState(null, "", `#${hash.toString()}`);
+  }
+
+  function controls(doc) {
+    document.getElementById("from").value = state.from;
+    document.getElementById("to").value = state.to;
+    for (const input of ["from", "to"]) {
+      if (META.rangeFixed) { document.getElementById(input).min = META.firstDay; document.getElementById(input).max = META.lastDay; }
+    }
+    const select = document.getElementById("projects");
+    const known = [...new Set([...doc.projectFlagTrends, ...doc.metricsSummaryTrends, ...doc.creationArchiveTrends].map((r) => r.project)),
+      ...state.projects].sort();
+    select.replaceChildren(...[...new Set(known)].map((p) => { const o = element("option", { value: p }, p); o.selected = state.projects.includes(p); return o; }));
+    document.getElementById("showing").textContent = `${state.from} to ${state.to}, ${state.projects.length ? state.projects.join(", ") : "all projects"}`;
+  }
+
+  async function update() {
+    toHash();
+    const status = document.getElementById("status");
+    status.textContent = "Loading…";
+    document.body.dataset.ready = "false";
+    try {
+      const [doc, lifecycle] = await Promise.all([source.document(state.from, state.to), source.lifecycle(state.projects)]);
+      controls(doc);
+      await draw(doc, lifecycle);
+      status.textContent = "";
+      document.body.dataset.ready = "true";
+      document.body.dataset.drawn = `${state.from}|${state.to}|${state.projects.join(",")}`;
+    } catch (error) {
+      status.textContent = `Could not draw the insights: ${error.message}`;
+      console.error(error);
+    }
+  }
+
+  function preset(weeks) {
+    const last = META.rangeFixed ? META.lastDay : META.lastDay || toDay(Date.now());
+    state.to = last;
+    state.from = weeks ? clamp(addDays(last, -7 * weeks + 1)) : META.firstDay;
+    if (META.firstDay && state.from < META.firstDay) state.from = META.firstDay;
+    update();
+  }
+
+  function start() {
+    source = EMBEDDED ? null : served();
+    document.getElementById("range-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const from = document.getElementById("from").value, to = document.getElementById("to").value;
+      if (from && to && from <= to) { state.from = clamp(from); state.to = clamp(to); update(); }
+      else document.getElementById("status").textContent = "Choose a from day on or before the to day.";
+    });
+    for (const button of document.querySelectorAll("[data-weeks]")) {
+      button.addEventListener("click", () => preset(Number(button.dataset.weeks)));
+    }
+    document.getElementById("projects").addEventListener("change", (event) => {
+      state.projects = [...event.target.selectedOptions].map((o) => o.value).sort();
+      update();
+    });
+    document.getElementById("all-projects").addEventListener("click", () => { state.projects = []; update(); });
+    window.addEventListener("hashchange", () => { fromHash(); update(); });
+    fromHash();
+    (EMBEDDED ? embedded() : Promise.resolve(source)).then((s) => { source = s; return update(); });
+  }
+
+  start();
+})();

@@ -1,0 +1,226 @@
+"""The dashboard (SPEC §8) in a real browser, Debian's headless Chromium, as a file and served.
+
+On the sample built through 2026-01-31: every chart draws, the console stays clean, nothing is
+fetched from anywhere but the server (from nothing at all for the file), the stats and a table cell
+of every chart equal the JSON document's values, and change with the project filter and the range
+to the values of those documents; an accessibility scan finds no WCAG 2 level A violation.
+Expected figures are worked out here from the document, by the spec's definitions.
+"""
+
+import datetime as dt
+import math
+import statistics
+
+import pytest
+
+from pipeline import dashboard, job, trends
+from pipeline.lake import Lake
+from pipeline.server.app import create_app
+from pipeline.server.tokens import Tokens
+from tests.web import serving
+
+TOKEN = "dashboard-token-0123456789abcdef"
+FIRST, LAST = dt.date(2025, 12, 31), dt.date(2026, 1, 31)  # the month up to the sample's last built day
+CHARTS = ["users", "flags", "technical-debt", "lifecycle", "production", "creation", "time-to-production",
+          "evaluations", "updates"]
+
+
+@pytest.fixture(scope="module")
+def page_file(sample_warehouse, tmp_path_factory):
+    target = tmp_path_factory.mktemp("page") / "insights.html"
+    dashboard.write_file(sample_warehouse, target, dashboard.range_page(sample_warehouse, FIRST, LAST))
+    return target
+
+
+@pytest.fixture(scope="module")
+def server(sample_warehouse):
+    with serving(create_app(sample_warehouse, Tokens([TOKEN]), today=lambda: LAST)) as url:
+        yield url
+
+
+class Page:
+    """A browser tab on the dashboard, with what it logged and requested."""
+
+    def __init__(self, tab):
+        self.tab, self.errors, self.requests = tab, [], []
+        tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: self.errors.append(str(e)))
+        tab.on("request", lambda r: self.requests.append(r.url))
+
+    def drawn(self, view: str = "") -> None:
+        self.tab.wait_for_function(f"document.body.dataset.ready === 'true' && document.body.dataset.drawn.endsWith({view!r})",
+                                   timeout=30000)
+
+    def stats(self) -> dict[str, str]:
+        return dict(self.tab.eval_on_selector_all("[data-stat]", "els => els.map(e => [e.dataset.stat, e.textContent])"))
+
+    def first_row(self, chart: str) -> dict[str, str]:
+        """The first row of a chart's table, by column."""
+        return self.tab.eval_on_selector(f"[data-table='{chart}']", """t => {
+            const heads = [...t.querySelectorAll('thead th')].map(h => h.textContent);
+            const cells = [...t.querySelectorAll('tbody tr:first-child > *')].map(c => c.textContent);
+            return Object.fromEntries(heads.map((h, i) => [h, cells[i]])); }""")
+
+
+def open_file(chromium, page_file, view: str = "") -> Page:
+    page = Page(chromium.new_page(viewport={"width": 1300, "height": 900}))
+    page.tab.goto(page_file.as_uri() + (f"#{view}" if view else ""))
+    page.drawn()
+    return page
+
+
+def open_served(chromium, server, view: str = "") -> Page:
+    page = Page(chromium.new_page(viewport={"width": 1300, "height": 900}))
+    page.tab.goto(f"{server}/" + (f"#{view}" if view else ""))
+    page.tab.fill("input[name=token]", TOKEN)
+    page.tab.click("button[type=submit]")
+    page.drawn()
+    return page
+
+
+def figures(doc: dict, lifecycle: dict, projects: list[str] | None = None) -> dict[str, float]:
+    """The stats the page should show for a document, by the spec's definitions."""
+    keep = (lambda rows: [r for r in rows if r["project"] in projects]) if projects else (lambda rows: rows)
+    weekly = keep(doc["projectFlagTrends"])
+    latest = [r for r in weekly if r["week"] == max(r["week"] for r in weekly)]
+    total, stale, potentially = (sum(r[k] for r in latest) for k in ("total", "stale", "potentiallyStale"))
+    production = {}
+    for r in keep(doc["lifecycleTrends"]):
+        production[r["week"]] = production.get(r["week"], 0) + r["newProductionFlags"]
+    created = sum(sum(r["createdFlags"].values()) for r in keep(doc["creationArchiveTrends"]))
+    archived = sum(r["archivedFlags"] for r in keep(doc["creationArchiveTrends"]))
+    metrics = keep(doc["metricsSummaryTrends"])
+    expected = {
+        "technical-debt:Technical debt": f"{math.floor((stale + potentially) * 100 / total + 0.5)}%",
+        "technical-debt:Healthy": total - stale - potentially, "technical-debt:Stale": stale,
+        "technical-debt:Potentially stale": potentially,
+        "production:Median per week": statistics.median(production.values()) if production else "N/A",
+        "creation:Created": created, "creation:Archived": archived,
+        "creation:Archived to created": f"{math.floor(archived * 100 / created + 0.5)}%" if created else "N/A",
+        "evaluations:Evaluations": sum(r["totalRequests"] for r in metrics),
+        "evaluations:Exposed": sum(r["totalYes"] for r in metrics),
+        "evaluations:Not exposed": sum(r["totalNo"] for r in metrics),
+        "updates:Updates": sum(r["totalUpdates"] for r in doc["environmentTypeTrends"]),
+        "lifecycle:Develop: flags": lifecycle["lifecycleTrends"]["develop"]["totalFlags"],
+        "lifecycle:Production: flags": lifecycle["lifecycleTrends"]["production"]["totalFlags"],
+        "lifecycle:Cleanup: flags": lifecycle["lifecycleTrends"]["cleanup"]["totalFlags"],
+    }
+    if projects:
+        expected["flags:Total flags"] = total
+    else:
+        last_users, last_flags = doc["userTrends"][-1], doc["flagTrends"][-1]
+        expected.update({"users:Total users": last_users["total"], "users:Active (60 days)": last_users["active"],
+                         "users:Inactive": last_users["inactive"], "flags:Total flags": last_flags["total"],
+                         "flags:Stale": last_flags["stale"], "flags:Potentially stale": last_flags["potentiallyStale"]})
+    return expected
+
+
+def shown(stats: dict[str, str]) -> dict[str, object]:
+    """The page's stats as numbers where they are numbers."""
+    return {k: (float(v.replace(",", "")) if v.replace(",", "").replace(".", "").isdigit() else v) for k, v in stats.items()}
+
+
+def assert_figures(page: Page, doc: dict, lifecycle: dict, projects: list[str] | None = None) -> None:
+    stats = shown(page.stats())
+    for key, value in figures(doc, lifecycle, projects).items():
+        assert stats[key] == value, key
+
+
+def test_the_file_draws_every_chart_with_no_request_at_all(chromium, page_file):
+    page = open_file(chromium, page_file)
+    marks = dict(page.tab.eval_on_selector_all("[data-chart]", "els => els.map(e => [e.dataset.chart, e.querySelectorAll("
+                                               "'svg path, svg rect, svg line, svg symbol').length])"))
+    assert list(marks) == CHARTS and all(n > 10 for n in marks.values()), marks
+    assert page.errors == []
+    assert [url for url in page.requests if not url.startswith(("file:", "data:", "blob:"))] == []
+
+
+def test_the_served_page_draws_every_chart_from_the_server_alone(chromium, server):
+    page = open_served(chromium, server)
+    marks = page.tab.eval_on_selector_all("[data-chart]", "els => els.map(e => e.querySelectorAll('svg path').length)")
+    assert len(marks) == len(CHARTS) and all(n > 3 for n in marks)
+    assert page.errors == []
+    assert page.requests and all(url.startswith(server) for url in page.requests), page.requests
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_stats_and_a_table_cell_of_every_chart_are_the_documents(chromium, sample_warehouse, page_file, server, how):
+    page = open_file(chromium, page_file) if how == "file" else open_served(chromium, server, f"from={FIRST}&to={LAST}")
+    doc = job.export(sample_warehouse, FIRST, LAST)
+    lifecycle = trends.lifecycle_now(Lake(sample_warehouse), LAST)
+    assert_figures(page, doc, lifecycle)
+    first_week = doc["projectFlagTrends"][0]["week"]
+    of_week = lambda array: [r for r in doc[array] if r["week"] == first_week]  # noqa: E731
+    cells = {chart: page.first_row(chart) for chart in CHARTS}
+    assert cells["users"] == {**cells["users"], "date": FIRST.isoformat(), "total": str(doc["userTrends"][0]["total"])}
+    assert cells["flags"]["potentiallyStale"] == str(doc["flagTrends"][0]["potentiallyStale"])
+    assert cells["technical-debt"]["week"] == first_week
+    assert cells["production"]["newProductionFlags"] == str(sum(r["newProductionFlags"] for r in of_week("lifecycleTrends")))
+    assert cells["creation"]["archived"] == str(sum(r["archivedFlags"] for r in of_week("creationArchiveTrends")))
+    assert cells["evaluations"]["totalYes"] == str(sum(r["totalYes"] for r in of_week("metricsSummaryTrends")))
+    development = [r for r in doc["environmentTypeTrends"] if r["week"] == first_week and r["environmentType"] == "development"]
+    assert cells["updates"]["development"] == str(sum(r["totalUpdates"] for r in development))
+    develop = lifecycle["lifecycleTrends"]["develop"]["categories"]["experimental"]
+    assert cells["lifecycle"] == {"stage": "develop", "category": "experimental", "older": str(develop["flagsOlderThanWeek"]),
+                                  "new": str(develop["newFlagsThisWeek"])}
+    project = sorted({r["project"] for r in doc["projectFlagTrends"] if r["timeToProduction"]})[0]
+    assert cells["time-to-production"][project] == _number(next(
+        r["timeToProduction"] for r in doc["projectFlagTrends"] if r["week"] == first_week and r["project"] == project))
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_the_project_filter_and_the_range_change_the_figures_to_those_documents(
+    chromium, sample_warehouse, page_file, server, how
+):
+    page = open_file(chromium, page_file) if how == "file" else open_served(chromium, server, f"from={FIRST}&to={LAST}")
+    doc = job.export(sample_warehouse, FIRST, LAST)
+    project = sorted({r["project"] for r in doc["metricsSummaryTrends"]})[0]
+    page.tab.select_option("#projects", [project])
+    page.drawn(project)
+    assert_figures(page, doc, trends.lifecycle_now(Lake(sample_warehouse), LAST, [project]), [project])
+    assert f"projects={project}" in page.tab.url  # a link reproduces the view
+
+    page.tab.click("#all-projects")
+    page.drawn("|")
+    page.tab.click("button[data-weeks='4']")
+    four = (LAST - dt.timedelta(days=27), LAST)
+    page.drawn(f"{four[0]}|{four[1]}|")
+    assert_figures(page, job.export(sample_warehouse, *four), trends.lifecycle_now(Lake(sample_warehouse), LAST))
+    assert page.errors == []
+
+
+def test_the_json_download_is_the_ranges_document(chromium, sample_warehouse, page_file):
+    import json
+
+    page = open_file(chromium, page_file)
+    text = page.tab.evaluate("fetch(document.getElementById('download-document').href).then(r => r.text())")
+    assert json.loads(text) == job.export(sample_warehouse, FIRST, LAST)
+    csv = page.tab.evaluate("fetch(document.querySelector(\"[data-csv='users']\").href).then(r => r.text())")
+    assert csv.splitlines()[0] == "date,total,active,inactive" and len(csv.splitlines()) == 1 + 32
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_no_wcag_2_level_a_violation(chromium, page_file, server, how):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = open_file(chromium, page_file) if how == "file" else open_served(chromium, server)
+    result = Axe().run(page.tab, options={"runOnly": {"type": "tag", "values": ["wcag2a"]}})
+    assert [v["id"] for v in result.response["violations"]] == []
+
+
+def test_a_range_without_data_says_so(chromium, page_file, sample_warehouse, tmp_path):
+    target = tmp_path / "empty.html"
+    dashboard.write_file(sample_warehouse, target, dashboard.range_page(sample_warehouse, dt.date(2027, 1, 1),
+                                                                        dt.date(2027, 1, 31)))
+    page = open_file(chromium, target)
+    assert page.tab.is_visible("#range-empty")
+    assert page.tab.eval_on_selector_all(".empty", "els => els.length") >= 5
+    assert page.errors == []
+
+
+def test_the_file_stays_small(page_file):
+    assert page_file.stat().st_size < 3_000_000
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
