@@ -18,6 +18,7 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "daily run, three months (s)", "daily run, full history / three months",
         "Prefect start-up, temporary server (s)", "extraction (rows/s)", "served one-year document, median (ms)",
         "served one-year document, 99th percentile (ms)", "served one-year document, errors",
+        "dashboard file of one year (s)", "dashboard file of one year (MB)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16

@@ -30,6 +30,14 @@ def test_run_lands_the_sample_builds_and_writes_a_valid_document(prefect, capsys
     assert manifests[0]["steps"]["land"]["watermarks"]["events"] == manifests[0]["steps"]["land"]["rows"]["events"]
     assert manifests[0]["steps"]["document"]["checks"] == {"instanceInsightsSchema": "passed"}
     assert sum(manifests[0]["steps"]["build"]["partitions"].values()) > 0
+    page = tmp_path / "documents" / "insights_2024-02-10_2024-03-10.html"
+    assert manifests[0]["steps"]["document"]["dashboard"] == str(page) and page.stat().st_size > 900_000
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["insights-dashboard"])))
+    assert any(page.absolute().as_uri() in (a.data or "") for a in artifacts)
 
 
 def test_running_twice_through_prefect_leaves_the_same_bytes(prefect, capsys, tmp_path):
