@@ -124,6 +124,41 @@ def week_snapshot(week_id: str, as_of: dt.date) -> WeekSnapshot:
     return WeekSnapshot(week_id, monday, min(monday + dt.timedelta(days=6), as_of))
 
 
+def month_id(day: dt.date) -> str:
+    """The calendar month a day falls in, ``"YYYY-MM"``."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_overlapping(first: dt.date, last: dt.date) -> list[str]:
+    """The ids of every calendar month that has a day in ``first``..``last``, in order."""
+    months, day = [], first.replace(day=1)
+    while day <= last:
+        months.append(month_id(day))
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+@dataclass(frozen=True, order=True)
+class MonthSnapshot:
+    """One month's moment: the month, its first day, and the day whose end it is seen at (its last
+    day, or the ``as_of`` day when the month is not over by then)."""
+
+    month: str
+    first: dt.date
+    snapshot_day: dt.date
+
+
+def month_snapshot(month: str, as_of: dt.date) -> MonthSnapshot:
+    """The snapshot of a month as seen at the end of ``as_of``; the month must have started by then."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
+        raise CalendarError(f"{month!r} is not a month: write it as YYYY-MM, e.g. 2025-01")
+    first = dt.date(int(month[:4]), int(month[5:]), 1)
+    if first > as_of:
+        raise CalendarError(f"month {month} starts after {as_of.isoformat()}: it has no snapshot yet")
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return MonthSnapshot(month, first, min(last, as_of))
+
+
 def default_range(to: dt.date | None) -> tuple[dt.date, dt.date]:
     """The Unleash UI's default window: ``to`` (today when absent) and one calendar month before it."""
     last = to or today()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipeline import duck, queries
+from pipeline.warehouse import SCHEMAS
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,20 @@ class CheckResult:
     first: dict | None
 
 
+INPUTS = {
+    "week_flag_projects": pa.schema([("week", pa.string()), ("flag", pa.string()), ("project", pa.string())]),
+    "built_usage_days": pa.schema([("day", pa.date32())]),
+}
+"""What the checks read besides the datasets: each week's flag projects, and the days whose usage was built."""
+
+
 def run(tables: dict[str, pa.Table]) -> list[CheckResult]:
-    """Every check over the given trend tables (one per dataset name), in name order."""
+    """Every check over the given tables (one per dataset name, and the ``INPUTS``; a missing one is
+    empty), in name order."""
     con = duck.connect()
     try:
-        for name, table in tables.items():
-            con.register(name, table)
+        for name, schema in {**SCHEMAS, **INPUTS}.items():
+            con.register(name, tables.get(name, schema.empty_table()))
         results = []
         for check in queries.names("checks"):
             text = queries.load(check)

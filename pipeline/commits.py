@@ -11,7 +11,8 @@ Two ``flock`` files under ``state/`` make this a lock that neither side can star
 takes ``warehouse.turnstile`` exclusively, which stops new readers at the door, then waits for the
 readers inside to leave ``warehouse.lock``. The kernel releases both when their holder dies. A
 writer killed half-way through its renames leaves ``publishing`` set in ``warehouse.json``: readers
-then refuse to read (the warehouse is torn) until the next build commits.
+then refuse to read (the warehouse is torn) until the next build commits; that build rebuilds
+every partition the dead one left stale, or, with nothing left to rebuild, just commits.
 """
 
 from __future__ import annotations
@@ -61,6 +62,17 @@ def committing(data_dir: Path) -> Iterator[None]:
         _write_state(data_dir, CommitState(state.version, True))
         yield
         _write_state(data_dir, CommitState(state.version + 1, False))
+
+
+def settle(data_dir: Path) -> None:
+    """After a writer died committing, and the next build found nothing left to rebuild (so every
+    partition the dead build meant to write is whole), commit the warehouse as it stands.
+
+    Only a holder of the run lock may call this: no other writer can be committing then."""
+    state = read_state(data_dir)
+    if state is not None and state.publishing:
+        with committing(data_dir):
+            pass
 
 
 @contextmanager

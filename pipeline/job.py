@@ -25,6 +25,8 @@ from pipeline.warehouse import (
     Warehouse,
     code_version,
     day_partition,
+    flags_partition,
+    month_partition,
     split_by_partition,
     week_partition,
 )
@@ -69,27 +71,32 @@ def first_day(data_dir: Path) -> dt.date | None:
     return found
 
 
-def partitions_between(first: dt.date, last: dt.date, as_of: dt.date) -> list[Partition]:
-    """Every day of ``first``..``last`` and every ISO week overlapping it, weeks seen at the end of ``as_of``."""
+def partitions_between(first: dt.date, last: dt.date, as_of: dt.date, flag_usage: bool = False) -> list[Partition]:
+    """Every day of ``first``..``last`` and every ISO week overlapping it, weeks seen at the end of
+    ``as_of``; with ``flag_usage``, every month overlapping it too (``flag_usage_daily``), seen the same."""
+    months = [month_partition(m, as_of) for m in calendar.months_overlapping(first, last)] if flag_usage else []
     return [day_partition(d) for d in calendar.days(first, last)] + [
         week_partition(w, as_of) for w in calendar.weeks_overlapping(first, last)
-    ]
+    ] + months
 
 
 def plan_run(data_dir: Path, as_of: dt.date) -> list[Partition]:
-    """The partitions a run for ``as_of`` builds: those from the lake's first day that are missing or stale."""
+    """The partitions a run for ``as_of`` builds: those from the lake's first day that are missing or
+    stale, the month's usage among them, and the ``flags`` table as of ``as_of``."""
     start = first_day(data_dir)
     if start is None or start > as_of:
         return []
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    return [p for p in partitions_between(start, as_of, as_of) if not warehouse.is_current(p, lake, code)]
+    planned = partitions_between(start, as_of, as_of, flag_usage=True) + [flags_partition(as_of)]
+    return [p for p in planned if not warehouse.is_current(p, lake, code)]
 
 
 def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partition]:
-    """Every partition of ``first``..``last``; weeks are seen as of ``last``, or of a later run's date."""
+    """Every partition of ``first``..``last``, its months' usage included; weeks and months are seen as
+    of ``last``, or of a later run's date. The ``flags`` table is left as the last run wrote it."""
     require_landed(data_dir)
     as_of = max(last, Warehouse(data_dir).latest_week_snapshot() or last)
-    return partitions_between(first, last, as_of)
+    return partitions_between(first, last, as_of, flag_usage=True)
 
 
 def prepare(data_dir: Path) -> str:
@@ -120,21 +127,27 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
     """Compute the given partitions in one pass over the lake, check them, then commit them together.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
-    shared histories are computed here. A failed error-level check writes nothing.
+    shared histories are computed here. A failed error-level check writes nothing. With nothing
+    to build, a warehouse a dead build left torn is committed as it stands (see ``commits.settle``).
     """
     if not partitions:
+        commits.settle(data_dir)
         return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    tables = _compute(lake, partitions, prepared)
+    tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
     checked = checks.enforce(checks.run({
-        name: pa.concat_tables(tables[name].values()) if tables.get(name) else schema.empty_table()
-        for name, schema in SCHEMAS.items()
+        **{name: pa.concat_tables(tables[name].values()) if tables.get(name) else schema.empty_table()
+           for name, schema in SCHEMAS.items()},
+        **check_inputs,
+        "built_usage_days": pa.table({"day": pa.array(
+            [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)],
+            pa.date32())}),
     }))
     built = Built(checks=checked)
     with warehouse.batch() as batch:
         for partition in sorted(partitions):
             built.rows[partition] = warehouse.write(
-                partition, {t: tables[t][partition.key] for t in partition.trends}, lake, code, batch
+                partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
             )
     log.info("built %d partitions", len(built.rows))
     return built
@@ -171,7 +184,7 @@ def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed:
     covered_first, covered_last = document_days(first, last, committed)
     needed = partitions_between(covered_first, covered_last, covered_last) if covered_first else []
     stored = [p for p in needed if committed.holds(p)]
-    computed = _compute(Lake(data_dir), [p for p in needed if not committed.holds(p)])
+    computed, _ = _compute(Lake(data_dir), [p for p in needed if not committed.holds(p)])
     con = duck.connect()
     try:
         result = document.assemble(_rows(con, Warehouse(data_dir), stored, computed))
@@ -189,18 +202,29 @@ def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[
     return covered if covered[0] <= covered[1] else (None, None)
 
 
-def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None) -> dict[str, dict[str, pa.Table]]:
-    """Each trend's rows for the partitions, cut by partition key (an empty table where none)."""
-    days = [p.snapshot_day for p in partitions if p.grain == "day"]
-    weeks = [p.week for p in partitions if p.grain == "week"]
-    computed = trends.compute(lake, days, weeks, Path(prepared) if prepared else None)
+def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None
+             ) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
+    """Each dataset's rows for the partitions, cut by partition key (an empty table where none), and
+    the tables the checks read besides. ``warehouse`` gives the stored usage the ``flags`` table
+    reads for the months not among the partitions."""
+    by_grain = {grain: [p for p in partitions if p.grain == grain] for grain in ("day", "week", "month", "flags")}
+    flags_as_of = by_grain["flags"][0].snapshot_day if by_grain["flags"] else None
+    built_months = {p.key for p in by_grain["month"]}
+    usage_files = [path for path in warehouse.stored_usage_files() if path.parent.name[len("month="):] not in built_months
+                   ] if warehouse and flags_as_of else []
+    computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],
+                              [p.month for p in by_grain["month"]], flags_as_of, Path(prepared) if prepared else None,
+                              [str(path) for path in usage_files])
     result = {}
-    for name, table in computed.items():
-        grain = trends.TRENDS[name].grain
-        keys = [p.key for p in partitions if p.grain == grain]
-        parts = split_by_partition(table.cast(SCHEMAS[name]), grain) if table.num_rows else {}
+    for name, dataset in trends.DATASETS.items():
+        keys = [p.key for p in by_grain[dataset.grain]]
+        if not keys:
+            continue
+        table = computed[name].cast(SCHEMAS[name])
+        column = dataset.partition_column
+        parts = (split_by_partition(table, column) if column else {"latest": table}) if table.num_rows else {}
         result[name] = {k: parts.get(k, SCHEMAS[name].empty_table()) for k in keys}
-    return result
+    return result, {name: computed[name] for name in trends.CHECK_INPUTS if name in computed}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, stored: list[Partition],

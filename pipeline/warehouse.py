@@ -1,9 +1,12 @@
-"""The Parquet warehouse: one dataset per trend, one file per partition, swapped in atomically.
+"""The Parquet warehouse: one dataset per trend and flag-level table, one file per partition,
+swapped in atomically.
 
 Layout under ``<data dir>/warehouse/``::
 
     user_trends/day=2025-01-31/part-0.parquet
     project_flag_trends/week=2025-05/part-0.parquet
+    flag_usage_daily/month=2025-01/part-0.parquet
+    flags/part-0.parquet                              one file, as of the latest run's date
 
 Every file holds its partition column too (``day`` or ``week``), so a single file reads alone.
 Key-value metadata on each file names the build that wrote it: the partition, its snapshot
@@ -32,9 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import commits, files
-from pipeline.calendar import WeekSnapshot, end_of_day, week_snapshot
+from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, month_snapshot, week_snapshot
 from pipeline.lake import Lake
-from pipeline.trends import TRENDS
+from pipeline.trends import DATASETS
 
 TIME = pa.timestamp("us", tz="UTC")
 COUNT = pa.int64()
@@ -65,18 +68,34 @@ SCHEMAS: dict[str, pa.Schema] = {
         [("week", pa.string()), ("date", TIME), ("project", pa.string()),
          ("created_flags", pa.map_(pa.string(), COUNT)), ("archived_flags", COUNT)]
     ),
+    "flag_usage_daily": pa.schema(
+        [("month", pa.string()), ("day", pa.date32()), ("flag", pa.string()), ("environment", pa.string()),
+         ("environment_type", pa.string()), ("app_name", pa.string()), ("project", pa.string()), ("type", pa.string()), ("yes", COUNT), ("no", COUNT)]
+    ),
+    "flags": pa.schema(
+        [("as_of", pa.date32()), ("flag", pa.string()), ("incarnation", COUNT), ("project", pa.string()),
+         ("type", pa.string()), ("created_at", TIME), ("archived_at", TIME), ("deleted_at", TIME),
+         ("stale", pa.bool_()), ("potentially_stale", pa.bool_()), ("lifecycle_stage", pa.string()),
+         ("lifecycle_stage_at", TIME), ("first_production_enabled_at", TIME),
+         ("enabled_environments", pa.list_(pa.string())), ("last_evaluated_day", pa.date32()),
+         ("last_evaluated_production_day", pa.date32()), ("evaluations_7d", COUNT), ("evaluations_30d", COUNT),
+         ("evaluations_90d", COUNT), ("cleanup_reason", pa.string())]
+    ),
 }
 
 
-PARTITION_KEY = {"day": re.compile(r"\d{4}-\d{2}-\d{2}"), "week": re.compile(r"\d{4}-\d{2}")}
+PARTITION_KEY = {"day": re.compile(r"\d{4}-\d{2}-\d{2}"), "week": re.compile(r"\d{4}-\d{2}"),
+                 "month": re.compile(r"\d{4}-\d{2}"), "flags": re.compile("latest")}
 
 
 @dataclass(frozen=True, order=True)
 class Partition:
-    """One unit of work: a day (both daily trends) or a week (the five weekly trends).
+    """One unit of work: a day (both daily trends), a week (the five weekly trends), a month (its
+    days of ``flag_usage_daily``) or the ``flags`` table (key ``latest``).
 
-    ``snapshot_day`` is the day whose end the partition is a snapshot of: the day itself, or the
-    week's Sunday (or the as-of day while the week is not over).
+    ``snapshot_day`` is the day whose end the partition is a snapshot of: the day itself, the
+    week's Sunday or the month's last day (or the as-of day while it is not over), the day the
+    ``flags`` table is as of.
     """
 
     grain: str
@@ -84,12 +103,17 @@ class Partition:
     snapshot_day: dt.date
 
     @property
-    def trends(self) -> list[str]:
-        return [t.name for t in TRENDS.values() if t.grain == self.grain]
+    def datasets(self) -> list[str]:
+        """The datasets with a file in this partition."""
+        return [d.name for d in DATASETS.values() if d.grain == self.grain]
 
     @property
     def week(self) -> WeekSnapshot:
         return week_snapshot(self.key, self.snapshot_day)
+
+    @property
+    def month(self) -> MonthSnapshot:
+        return month_snapshot(self.key, self.snapshot_day)
 
 
 def day_partition(day: dt.date) -> Partition:
@@ -100,10 +124,20 @@ def week_partition(week: str, as_of: dt.date) -> Partition:
     return Partition("week", week, week_snapshot(week, as_of).snapshot_day)
 
 
+def month_partition(month: str, as_of: dt.date) -> Partition:
+    return Partition("month", month, month_snapshot(month, as_of).snapshot_day)
+
+
+def flags_partition(as_of: dt.date) -> Partition:
+    """The ``flags`` table as of the end of ``as_of``."""
+    return Partition("flags", "latest", as_of)
+
+
 def code_version() -> str:
     """A short hash of every query and of the trend code: partitions built by other code are rebuilt."""
     digest = hashlib.sha256()
-    roots = [resources.files("sql"), resources.files("sql").joinpath("trends"), resources.files("pipeline.trends")]
+    roots = [resources.files("sql"), resources.files("sql").joinpath("trends"), resources.files("sql").joinpath("flags"),
+             resources.files("pipeline.trends")]
     for root in roots:
         for item in sorted(root.iterdir(), key=lambda p: p.name):
             if item.name.endswith((".sql", ".py")):
@@ -155,11 +189,13 @@ class Warehouse:
         self.root = self.data_dir / "warehouse"
         self.records = self.data_dir / "state" / "partitions"
 
-    def path(self, trend: str, partition: Partition) -> Path:
-        """Where a trend's partition file lives: only ever under the warehouse, named by a day or week."""
-        if trend not in SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
-            raise ValueError(f"not a warehouse partition: {trend}/{partition.grain}={partition.key!r}")
-        return self.root / trend / f"{partition.grain}={partition.key}" / "part-0.parquet"
+    def path(self, dataset: str, partition: Partition) -> Path:
+        """Where a dataset's partition file lives: only ever under the warehouse, named by a day, week or month."""
+        if dataset not in SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
+            raise ValueError(f"not a warehouse partition: {dataset}/{partition.grain}={partition.key!r}")
+        if partition.grain == "flags":
+            return self.root / dataset / "part-0.parquet"
+        return self.root / dataset / f"{partition.grain}={partition.key}" / "part-0.parquet"
 
     def built(self, partition: Partition) -> dict | None:
         """What built a partition (snapshot day, input generation, code version, rows), or None."""
@@ -179,12 +215,12 @@ class Warehouse:
             and entry["snapshot_day"] == partition.snapshot_day.isoformat()
             and entry["code_version"] == code
             and entry["input_generation"] >= input_generation(lake, partition.snapshot_day)
-            and all(self.path(t, partition).exists() for t in partition.trends)
+            and all(self.path(t, partition).exists() for t in partition.datasets)
         )
 
     def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
               batch: files.Batch) -> dict[str, int]:
-        """Stage one partition of every trend of its grain in ``batch``, then its record; returns rows per trend."""
+        """Stage one partition of every dataset of its grain in ``batch``, then its record; returns rows per dataset."""
         generation = input_generation(lake, partition.snapshot_day)
         build = {
             "partition": f"{partition.grain}={partition.key}",
@@ -193,7 +229,7 @@ class Warehouse:
             "code_version": code,
         }
         rows = {}
-        for trend in partition.trends:
+        for trend in partition.datasets:
             table = tables[trend]
             table = table if table.schema.equals(SCHEMAS[trend]) else table.cast(SCHEMAS[trend])
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
@@ -215,6 +251,10 @@ class Warehouse:
             grain, key = path.stem.split("=", 1)
             records[grain, key] = json.loads(path.read_text(encoding="utf-8"))
         return Committed(version, records)
+
+    def stored_usage_files(self) -> list[Path]:
+        """The ``flag_usage_daily`` file of every month the warehouse holds, oldest first."""
+        return sorted((self.root / "flag_usage_daily").glob("month=*/part-0.parquet"))
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
         """The files of a trend's partitions, as strings, for a reader."""

@@ -71,3 +71,13 @@ def test_a_day_that_is_not_yyyy_mm_dd_is_an_error(text):
 def test_from_after_to_is_an_error():
     with pytest.raises(CalendarError, match="is after"):
         calendar.check_range(d("2025-02-01"), d("2025-01-01"))
+
+
+def test_months_overlapping_a_range_include_both_partial_ends():
+    assert calendar.months_overlapping(dt.date(2024, 12, 31), dt.date(2025, 2, 1)) == ["2024-12", "2025-01", "2025-02"]
+
+
+def test_a_month_is_seen_at_its_last_day_or_the_as_of_day():
+    assert calendar.month_snapshot("2024-02", dt.date(2025, 1, 1)).snapshot_day == dt.date(2024, 2, 29)
+    assert calendar.month_snapshot("2025-01", dt.date(2025, 1, 9)) == calendar.MonthSnapshot(
+        "2025-01", dt.date(2025, 1, 1), dt.date(2025, 1, 9))

@@ -1,9 +1,12 @@
-"""The seven trends: from the lake, as of a set of snapshot moments, to one table per trend.
+"""The seven trends and the flag-level datasets: from the lake, as of a set of snapshot moments, to
+one table per dataset.
 
-Each trend is a DuckDB query in ``sql/trends/``; the histories they share (flag, project and
-type-lifetime changes, environment enablement) are computed once per build, and the states at
-each snapshot moment once per grain. A build takes any set of days and weeks at once, so a
-backfill of a year costs one pass, and a daily run a pass over one day and one week.
+Each trend is a DuckDB query in ``sql/trends/``, each flag-level dataset one in ``sql/flags/``; the
+histories they share (flag, project and type-lifetime changes, environment enablement) are
+computed once per build, the daily usage of the days asked for once, and the states at each
+snapshot moment once per grain. A build takes any set of days, weeks and months at once (and the
+``flags`` table as of one day), so a backfill of a year costs one pass, and a daily run a pass over
+one day, one week and one month.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import calendar, duck, files, queries
-from pipeline.calendar import WeekSnapshot, end_of_day, start_of_day
+from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, start_of_day
 from pipeline.lake import Lake
 from pipeline.trends import inputs
 
@@ -72,6 +75,30 @@ TRENDS: dict[str, Trend] = {
     ]
 }
 
+@dataclass(frozen=True)
+class Dataset:
+    """One warehouse dataset: its name, its grain (day, week, month, or flags: one table as of a
+    day), and its query."""
+
+    name: str
+    grain: str
+    query: str
+
+    @property
+    def partition_column(self) -> str | None:
+        """The column that names each row's partition (None: the dataset is one file)."""
+        return None if self.grain == "flags" else self.grain
+
+
+DATASETS: dict[str, Dataset] = {
+    **{t.name: Dataset(t.name, t.grain, f"trends/{t.name}") for t in TRENDS.values()},
+    "flag_usage_daily": Dataset("flag_usage_daily", "month", "flags/flag_usage_daily"),
+    "flags": Dataset("flags", "flags", "flags/flags"),
+}
+"""Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
+CHECK_INPUTS = {"week_flag_projects": "SELECT key AS week, flag, project FROM flag_projects_at"}
+"""Tables ``compute`` returns beside the datasets, for the data-quality checks only (from the week grain)."""
+
 HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement", "flag_live")
 """What every partition shares, in the order they build on each other: ``prepare`` writes them."""
 SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at")
@@ -95,34 +122,62 @@ def prepare(lake: Lake, folder: Path) -> None:
         con.close()
 
 
-def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], prepared: Path | None = None
+def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: list[MonthSnapshot] = (),
+            flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: list[str] = ()
             ) -> dict[str, pa.Table]:
-    """Every trend's rows for the given days (daily trends) and week snapshots (weekly trends).
+    """Every dataset's rows for the given days (daily trends), week snapshots (weekly trends), month
+    snapshots (``flag_usage_daily``) and, with ``flags_as_of``, the ``flags`` table as of that day.
 
     ``prepared`` is a folder ``prepare`` wrote for this lake; without it the histories are
-    computed here. Returns one Arrow table per trend name, sorted by its partition key and
-    grouping keys; its ``date`` column is the end of the snapshot day, as a UTC timestamp.
+    computed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
+    asked for (the ``flags`` table reads every day's usage). Returns one Arrow table per dataset
+    name of the grains asked for, sorted by its partition key and grouping keys (its ``date``
+    column is the end of the snapshot day, a UTC timestamp), and the ``CHECK_INPUTS``.
     """
-    if not days and not weeks:
+    if not days and not weeks and not months and flags_as_of is None:
         return {}
     con = duck.connect()
     try:
-        counted = {day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)}
-        inputs.register(con, lake, counted, history=prepared is None)
+        usage_days = {day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)}
+        usage_days |= {day for m in months for day in calendar.days(m.first, m.snapshot_day)}
+        inputs.register(con, lake, usage_days, history=prepared is None)
         if prepared is None:
             _histories(con, lake)
         else:
             for history in HISTORIES:
                 con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
+        con.execute(f"CREATE TEMP TABLE daily_usage AS {queries.load('daily_usage')}")
+        if flags_as_of is not None:
+            _usage_history(con, months, usage_files)
         tables: dict[str, pa.Table] = {}
-        for grain, snapshots in (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks))):
-            trend_queries = {t.name: queries.load(f"trends/{t.name}") for t in TRENDS.values() if t.grain == grain}
-            with _snapshot_states(con, snapshots, trend_queries.values()):
-                for name, query in trend_queries.items():
+        month_days = [day for m in months for day in calendar.days(m.first, m.snapshot_day)]
+        grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)), ("month", _day_snapshots(month_days)),
+                  ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
+        for grain, snapshots in grains:
+            if not snapshots.num_rows:
+                continue
+            grain_queries = {d.name: queries.load(d.query) for d in DATASETS.values() if d.grain == grain}
+            if grain == "week":
+                grain_queries.update(CHECK_INPUTS)
+            with _snapshot_states(con, snapshots, grain_queries.values()):
+                for name, query in grain_queries.items():
                     tables[name] = con.sql(query).to_arrow_table()
         return tables
     finally:
         con.close()
+
+
+def _usage_history(con, months: list[MonthSnapshot], usage_files: list[str]) -> None:
+    """``usage_history``: every day's usage, from the daily usage of the months asked for and the
+    warehouse's ``flag_usage_daily`` files of the others."""
+    con.register("usage_months_input", pa.table({"month": pa.array([m.month for m in months], pa.string())}))
+    con.execute("CREATE TEMP TABLE usage_months AS SELECT * FROM usage_months_input")
+    computed = ("SELECT day, feature_name AS flag, environment, yes, no FROM daily_usage "
+                "WHERE strftime(day, '%Y-%m') IN (SELECT month FROM usage_months)")
+    if usage_files:
+        con.read_parquet(list(usage_files)).select("day, flag, environment, yes, no").create_view("stored_usage")
+        computed += " UNION ALL SELECT day, flag, environment, yes, no FROM stored_usage"
+    con.execute(f"CREATE TEMP VIEW usage_history AS {computed}")
 
 
 LIFECYCLE_STAGES = ("develop", "production", "cleanup")

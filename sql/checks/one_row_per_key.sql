@@ -1,5 +1,5 @@
 -- severity: error
--- one_row_per_key: keys that appear more than once in a trend (its grain).
+-- one_row_per_key: keys that appear more than once in a dataset (its grain).
 SELECT 'user_trends' AS trend, day::VARCHAR AS key, count(*) AS rows FROM user_trends GROUP BY day HAVING count(*) > 1
 UNION ALL
 SELECT 'flag_trends', day::VARCHAR, count(*) FROM flag_trends GROUP BY day HAVING count(*) > 1
@@ -18,3 +18,9 @@ GROUP BY week, project HAVING count(*) > 1
 UNION ALL
 SELECT 'creation_archive_trends', week || ' ' || project, count(*) FROM creation_archive_trends
 GROUP BY week, project HAVING count(*) > 1
+UNION ALL
+SELECT 'flag_usage_daily', day::VARCHAR || ' ' || flag || ' ' || environment || ' ' || app_name, count(*)
+FROM flag_usage_daily
+GROUP BY day, flag, environment, app_name HAVING count(*) > 1
+UNION ALL
+SELECT 'flags', flag || ' ' || incarnation::VARCHAR, count(*) FROM flags GROUP BY flag, incarnation HAVING count(*) > 1

@@ -1,0 +1,139 @@
+-- flags: every flag incarnation the lake knows, as it stands at one moment (the end of a run's date).
+-- Grain: one row per (flag, incarnation) created by the moment; snapshots holds the one moment.
+-- Instants are UTC; days are UTC days; evaluations are counts (yes + no).
+-- project, type, stale, potentially_stale: the incarnation's at the moment (an archived or deleted
+-- one keeps its last). archived_at / deleted_at: when it was archived or deleted, where it is at
+-- the moment. lifecycle_stage: the latest stage landed for it by the moment (a stage belongs to the
+-- newest incarnation created by then). first_production_enabled_at: its first enable in a
+-- production-type environment. enabled_environments: where it is enabled at the moment (none once
+-- deleted). Usage belongs to the newest incarnation created by the end of its day: the last day
+-- with evaluations in any environment and in a production-type one, and the evaluations of the 7,
+-- 30 and 90 days up to the moment's day. cleanup_reason, for an incarnation that exists: the first
+-- of stale, potentially_stale, completed (lifecycle stage), not_evaluated_30_days (created over 30
+-- days before the moment and not evaluated in the last 30 days) that applies, else null.
+-- Inputs: snapshots (one row), flag_history, flag_states_at, environment_enablement, environments,
+--         feature_lifecycles (every snapshot), usage_history(day, flag, environment, yes, no).
+WITH moment AS (
+    SELECT snapshot_at, snapshot_at::DATE AS as_of FROM snapshots
+),
+
+incarnations AS (
+    SELECT DISTINCT flag, incarnation, created_at
+    FROM flag_history
+    WHERE created_at <= (SELECT snapshot_at FROM moment)
+),
+
+endings AS (
+    SELECT
+        flag,
+        incarnation,
+        max(changed_at) FILTER (WHERE change IN ('feature-archived', 'archived (snapshot)')) AS archived_at,
+        min(changed_at) FILTER (WHERE change = 'feature-deleted') AS deleted_at
+    FROM flag_history
+    WHERE changed_at <= (SELECT snapshot_at FROM moment)
+    GROUP BY flag, incarnation
+),
+
+stages AS (
+    SELECT DISTINCT
+        l.feature AS flag,
+        l.stage,
+        l.created_at AS entered_at,
+        CASE l.stage
+            WHEN 'initial' THEN 0 WHEN 'pre-live' THEN 1 WHEN 'live' THEN 2 WHEN 'completed' THEN 3 WHEN 'archived' THEN 4
+            ELSE 5
+        END AS stage_order
+    FROM feature_lifecycles AS l
+    WHERE l.created_at <= (SELECT snapshot_at FROM moment)
+),
+
+latest_stages AS (
+    SELECT i.flag, i.incarnation, arg_max(s.stage, (s.entered_at, s.stage_order)) AS stage, max(s.entered_at) AS entered_at
+    FROM stages AS s
+    ASOF JOIN incarnations AS i ON i.flag = s.flag AND i.created_at <= s.entered_at
+    GROUP BY i.flag, i.incarnation
+),
+
+first_production AS (
+    SELECT e.flag, e.incarnation, min(e.enabled_from) AS enabled_at
+    FROM environment_enablement AS e
+    JOIN environments AS v ON v.name = e.environment AND v.type = 'production'
+    WHERE e.enabled_from <= (SELECT snapshot_at FROM moment)
+    GROUP BY e.flag, e.incarnation
+),
+
+enabled_now AS (
+    SELECT e.flag, e.incarnation, list(DISTINCT e.environment ORDER BY e.environment) AS environments
+    FROM environment_enablement AS e
+    CROSS JOIN moment AS m
+    WHERE e.enabled_from <= m.snapshot_at AND (e.enabled_until IS NULL OR e.enabled_until > m.snapshot_at)
+    GROUP BY e.flag, e.incarnation
+),
+
+usage AS (
+    SELECT
+        u.flag,
+        u.day,
+        u.yes + u.no AS evaluations,
+        coalesce(v.type = 'production', false) AS in_production
+    FROM usage_history AS u
+    LEFT JOIN environments AS v ON v.name = u.environment
+    WHERE u.day <= (SELECT as_of FROM moment) AND u.yes + u.no > 0
+),
+
+usage_of AS (
+    SELECT
+        i.flag,
+        i.incarnation,
+        max(u.day) AS last_day,
+        max(u.day) FILTER (WHERE u.in_production) AS last_production_day,
+        sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 7) AS evaluations_7d,
+        sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 30) AS evaluations_30d,
+        sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 90) AS evaluations_90d
+    FROM usage AS u
+    ASOF JOIN incarnations AS i ON i.flag = u.flag AND i.created_at < (u.day + 1)::TIMESTAMPTZ
+    CROSS JOIN moment AS m
+    GROUP BY i.flag, i.incarnation
+),
+
+final AS (
+    SELECT
+        m.as_of,
+        i.flag,
+        i.incarnation,
+        s.project,
+        s.type,
+        i.created_at,
+        CASE WHEN s.archived THEN e.archived_at END AS archived_at,
+        CASE WHEN s.deleted THEN e.deleted_at END AS deleted_at,
+        s.stale,
+        s.potentially_stale,
+        l.stage AS lifecycle_stage,
+        l.entered_at AS lifecycle_stage_at,
+        p.enabled_at AS first_production_enabled_at,
+        CASE WHEN s.deleted THEN []::VARCHAR[] ELSE coalesce(n.environments, []::VARCHAR[]) END AS enabled_environments,
+        u.last_day AS last_evaluated_day,
+        u.last_production_day AS last_evaluated_production_day,
+        coalesce(u.evaluations_7d, 0)::BIGINT AS evaluations_7d,
+        coalesce(u.evaluations_30d, 0)::BIGINT AS evaluations_30d,
+        coalesce(u.evaluations_90d, 0)::BIGINT AS evaluations_90d,
+        CASE
+            WHEN NOT s.exists THEN NULL
+            WHEN s.stale THEN 'stale'
+            WHEN s.potentially_stale THEN 'potentially_stale'
+            WHEN l.stage = 'completed' THEN 'completed'
+            WHEN m.snapshot_at > i.created_at + INTERVAL 30 DAY AND coalesce(u.evaluations_30d, 0) = 0
+                THEN 'not_evaluated_30_days'
+        END AS cleanup_reason
+    FROM incarnations AS i
+    CROSS JOIN moment AS m
+    JOIN flag_states_at AS s ON s.flag = i.flag AND s.incarnation = i.incarnation
+    LEFT JOIN endings AS e ON e.flag = i.flag AND e.incarnation = i.incarnation
+    LEFT JOIN latest_stages AS l ON l.flag = i.flag AND l.incarnation = i.incarnation
+    LEFT JOIN first_production AS p ON p.flag = i.flag AND p.incarnation = i.incarnation
+    LEFT JOIN enabled_now AS n ON n.flag = i.flag AND n.incarnation = i.incarnation
+    LEFT JOIN usage_of AS u ON u.flag = i.flag AND u.incarnation = i.incarnation
+)
+
+SELECT * FROM final
+ORDER BY flag, incarnation
