@@ -164,6 +164,8 @@ def default_range(to: dt.date | None) -> tuple[dt.date, dt.date]:
     last = to or today()
     month = last.month - 1 or 12
     year = last.year - (1 if last.month == 1 else 0)
+    if year < dt.MINYEAR:  # January of year 1: the calendar has no month before it
+        return dt.date.min, last
     day = min(last.day, _days_in_month(year, month))
     return dt.date(year, month, day), last
 

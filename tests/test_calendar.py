@@ -81,3 +81,7 @@ def test_a_month_is_seen_at_its_last_day_or_the_as_of_day():
     assert calendar.month_snapshot("2024-02", dt.date(2025, 1, 1)).snapshot_day == dt.date(2024, 2, 29)
     assert calendar.month_snapshot("2025-01", dt.date(2025, 1, 9)) == calendar.MonthSnapshot(
         "2025-01", dt.date(2025, 1, 1), dt.date(2025, 1, 9))
+
+
+def test_the_default_range_of_the_calendars_first_month_starts_on_its_first_day():
+    assert calendar.default_range(dt.date(1, 1, 15)) == (dt.date(1, 1, 1), dt.date(1, 1, 15))

@@ -23,6 +23,7 @@ TOKEN = "dashboard-token-0123456789abcdef"
 FIRST, LAST = dt.date(2025, 12, 31), dt.date(2026, 1, 31)  # the month up to the sample's last built day
 CHARTS = ["users", "flags", "technical-debt", "lifecycle", "production", "creation", "time-to-production",
           "evaluations", "updates"]
+SEEN_UNTIL = dt.date(2026, 1, 31)  # the day the sample warehouse's flags table is as of
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +188,34 @@ def test_the_project_filter_and_the_range_change_the_figures_to_those_documents(
     page.drawn(f"{four[0]}|{four[1]}|")
     assert_figures(page, job.export(sample_warehouse, *four), trends.lifecycle_now(Lake(sample_warehouse), LAST))
     assert page.errors == []
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_the_flags_to_clean_up_are_the_flags_tables_sortable_and_filtered(chromium, sample_warehouse, page_file,
+                                                                          server, how):
+    import pyarrow.parquet as pq
+
+    page = open_file(chromium, page_file) if how == "file" else open_served(chromium, server, f"from={FIRST}&to={LAST}")
+    table = pq.read_table(sample_warehouse / "warehouse" / "flags" / "part-0.parquet").to_pylist()
+    candidates = [r for r in table if r["cleanup_reason"]]
+    assert candidates and {r["as_of"] for r in table} == {SEEN_UNTIL}
+    rows = lambda: page.tab.eval_on_selector_all(  # noqa: E731
+        "[data-table='cleanup'] tbody tr", "trs => trs.map(tr => [...tr.children].map(c => c.textContent))")
+    assert sorted(r[0] for r in rows()) == sorted(r["flag"] for r in candidates)
+    assert page.stats()["cleanup:Flags to clean up"] == str(len(candidates))
+    page.tab.click("[data-table='cleanup'] thead th:nth-child(7) button")  # evaluations in 30 days, ascending
+    ascending = [int(r[6]) for r in rows()]
+    assert ascending == sorted(ascending) and page.tab.get_attribute("[data-table='cleanup'] thead th:nth-child(7)",
+                                                                       "aria-sort") == "ascending"
+    page.tab.click("[data-table='cleanup'] thead th:nth-child(7) button")
+    assert [int(r[6]) for r in rows()] == sorted(ascending, reverse=True)
+    project = candidates[0]["project"]
+    page.tab.select_option("#projects", [project])
+    page.drawn(project)
+    assert sorted(r[0] for r in rows()) == sorted(r["flag"] for r in candidates if r["project"] == project)
+    csv = page.tab.evaluate("fetch(document.querySelector(\"[data-csv='cleanup']\").href).then(r => r.text())")
+    assert csv.splitlines()[0] == "flag,project,type,reason,age,lastEvaluated,evaluations30d"
+    assert len(csv.splitlines()) == 1 + sum(1 for r in candidates if r["project"] == project)
 
 
 def test_the_json_download_is_the_ranges_document(chromium, sample_warehouse, page_file):

@@ -81,6 +81,13 @@ def test_a_bad_range_is_400_in_unleashs_error_shape(sample_dir, query, message):
     assert message in answer.json()["message"] and "Traceback" not in answer.text
 
 
+@pytest.mark.parametrize("query", ["to=0001-01-15", "from=0001-01-01&to=0001-01-01", "from=9999-12-25&to=9999-12-31"])
+def test_the_calendars_first_and_last_days_are_answered_with_no_rows(sample_dir, query):
+    answer = client(sample_dir).get(f"/api/admin/insights?{query}", headers=AUTHORIZED)
+    assert answer.status_code == 200 and answer.headers["Insights-Covers"] == "none"
+    assert all(rows == [] for rows in answer.json().values())
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "not-the-token-0123456789"}, {"Authorization": ""},
                                      {"Authorization": f"Basic {TOKEN}"}])
 @pytest.mark.parametrize("path", ["/api/admin/insights", "/api/admin/insights/lifecycle", "/metrics", "/openapi.yaml"])

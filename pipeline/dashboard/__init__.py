@@ -18,12 +18,13 @@ from importlib import resources
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from pipeline import calendar, commits, files, job, trends
 from pipeline.lake import Lake
-from pipeline.warehouse import Committed, Warehouse, code_version
+from pipeline.warehouse import Committed, Warehouse, code_version, flags_partition
 
 
 def range_page(data_dir: Path, first: dt.date, last: dt.date, document: dict | None = None) -> str:
@@ -52,7 +53,8 @@ def file_page(data_dir: Path, first: dt.date, last: dt.date, document: dict, com
     meta = {**provenance(data_dir, committed), "rangeFixed": True, "firstDay": covered_first or first.isoformat(),
             "lastDay": covered_last or last.isoformat(), "askedFirst": first.isoformat(), "askedLast": last.isoformat()}
     packed = {"document": {array: _columns(rows) for array, rows in document.items()},
-              "lifecycle": {("" if project is None else project): figures for project, figures in lifecycle.items()}}
+              "lifecycle": {("" if project is None else project): figures for project, figures in lifecycle.items()},
+              "cleanup": cleanup_candidates(data_dir)}
     blob = base64.b64encode(gzip.compress(orjson.dumps(packed), compresslevel=9, mtime=0)).decode("ascii")
     return _render("page.html.j2", meta=meta, data=blob, vega=Markup(vega_script()))
 
@@ -60,7 +62,7 @@ def file_page(data_dir: Path, first: dt.date, last: dt.date, document: dict, com
 def served_page(data_dir: Path, committed: Committed, today: dt.date) -> str:
     """The page the server answers ``/`` with: its provenance; the data comes from the server's routes."""
     default_first, default_last = calendar.default_range(today)
-    meta = {**provenance(data_dir, committed), "rangeFixed": False,
+    meta = {**provenance(data_dir, committed), "rangeFixed": False, "cleanup": cleanup_candidates(data_dir),
             "firstDay": committed.first_day.isoformat() if committed.first_day else None,
             "lastDay": committed.last_day.isoformat() if committed.last_day else None,
             "defaultFrom": default_first.isoformat(), "defaultTo": default_last.isoformat()}
@@ -70,6 +72,24 @@ def served_page(data_dir: Path, committed: Committed, today: dt.date) -> str:
 def signin_page(error: str | None = None) -> str:
     """The served page's sign-in form."""
     return _render("signin.html.j2", error=error)
+
+
+def cleanup_candidates(data_dir: Path) -> dict:
+    """The flags to clean up, from the warehouse's ``flags`` table: its day, and one row a flag that
+    exists and has a ``cleanup_reason`` (age in whole days at the end of that day)."""
+    path = Warehouse(data_dir).path("flags", flags_partition(dt.date.min))
+    if not path.exists():
+        return {"asOf": None, "rows": []}
+    table = pq.read_table(path, columns=["as_of", "flag", "project", "type", "created_at", "cleanup_reason",
+                                         "last_evaluated_day", "evaluations_30d"]).to_pylist()
+    rows = [r for r in table if r["cleanup_reason"]]
+    as_of = table[0]["as_of"] if table else None
+    moment = calendar.end_of_day(as_of) if as_of else None
+    return {"asOf": as_of.isoformat() if as_of else None, "rows": [
+        {"flag": r["flag"], "project": r["project"], "type": r["type"], "reason": r["cleanup_reason"],
+         "age": (moment - r["created_at"]).days,
+         "lastEvaluated": r["last_evaluated_day"].isoformat() if r["last_evaluated_day"] else None,
+         "evaluations30d": r["evaluations_30d"]} for r in rows]}
 
 
 def provenance(data_dir: Path, committed: Committed) -> dict:

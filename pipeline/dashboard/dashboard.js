@@ -55,6 +55,7 @@
         Object.fromEntries(table.fields.map((field, f) => [field, table.values[f][i]]))) : [];
     }
     return {
+      cleanup: packed.cleanup,
       document: async (from, to) => within(documentRows, from, to),
       lifecycle: async (projects) => packed.lifecycle[projects.length === 1 ? projects[0] : ""] ||
         summedLifecycle(projects.map((p) => packed.lifecycle[p]).filter(Boolean)),
@@ -69,6 +70,7 @@
       return answer.json();
     };
     return {
+      cleanup: META.cleanup,
       document: (from, to) => get(`api/admin/insights?from=${from}&to=${to}`),
       lifecycle: (projects) => get(`api/admin/insights/lifecycle?projects=${encodeURIComponent(projects.join(","))}`),
     };
@@ -261,7 +263,39 @@
         [["Updates", sum(doc.environmentTypeTrends.map((r) => r.totalUpdates))]], weekly(rows, types), "week", types, rows,
         types.length ? null : "No configuration updates in this range."));
     }
+    list.push(cleanupWidget(source.cleanup || { asOf: null, rows: [] }));
     return list;
+  }
+
+  const REASONS = { stale: "stale", potentially_stale: "potentially stale", completed: "lifecycle completed",
+    not_evaluated_30_days: "not evaluated in 30 days" };
+
+  // The flags to clean up (the warehouse's flags table), in the projects shown; sortable by any column.
+  function cleanupWidget(cleanup) {
+    const rows = selected(cleanup.rows).map((r) => ({ flag: r.flag, project: r.project, type: r.type, reason: REASONS[r.reason] || r.reason,
+      age: r.age, lastEvaluated: r.lastEvaluated || "never", evaluations30d: r.evaluations30d }));
+    const counts = Object.keys(REASONS).map((reason) => [REASONS[reason], rows.filter((r) => r.reason === REASONS[reason]).length]);
+    return { id: "cleanup", title: "Flags to clean up", chart: null, sortable: true,
+      description: `Flags that exist and are stale, potentially stale, in the completed lifecycle stage, or over 30 days old and not evaluated for 30 days (the first that applies), as of the end of ${cleanup.asOf || "the latest run"}`,
+      stats: [["Flags to clean up", rows.length], ...counts],
+      table: { columns: ["flag", "project", "type", "reason", "age", "lastEvaluated", "evaluations30d"], rows },
+      empty: rows.length ? null : cleanup.asOf ? "No flag to clean up in these projects." : "No run has written the flags table yet." };
+  }
+
+  // Sort a table by one column, ascending first, then descending on the next click (aria-sort says which).
+  function sortBy(table, column, header) {
+    const body = table.tBodies[0];
+    const descending = header.getAttribute("aria-sort") === "ascending";
+    for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
+    header.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    const value = (tr) => tr.cells[column].textContent;
+    const numeric = [...body.rows].every((tr) => value(tr) === "" || !Number.isNaN(Number(value(tr))));
+    const rows = [...body.rows].sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      const order = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+      return descending ? -order : order;
+    });
+    body.append(...rows);
   }
 
   // ``empty``: the words the widget says when the range holds nothing for it (null: it holds something).
@@ -391,13 +425,21 @@
       section.append(stats);
       if (w.empty) section.append(element("p", { class: "empty", role: "status" }, w.empty));
       const chart = element("div", { class: "chart", "data-chart": w.id });
-      section.append(chart);
-      const details = element("details", { class: "numbers" });
-      details.append(element("summary", {}, "Numbers"));
+      if (w.chart) section.append(chart);
+      const details = element(w.sortable ? "div" : "details", { class: w.sortable ? "numbers sortable" : "numbers" });
+      if (!w.sortable) details.append(element("summary", {}, "Numbers"));
       const table = element("table", { "data-table": w.id });
       table.append(element("caption", {}, `${w.title}, ${state.from} to ${state.to}`));
       const head = element("tr");
-      for (const c of w.table.columns) head.append(element("th", { scope: "col" }, c));
+      for (const c of w.table.columns) {
+        const th = element("th", { scope: "col" });
+        if (w.sortable) {
+          const button = element("button", { type: "button", class: "sort" }, c);
+          button.addEventListener("click", () => sortBy(table, w.table.columns.indexOf(c), th));
+          th.append(button);
+        } else th.textContent = c;
+        head.append(th);
+      }
       const thead = element("thead");
       thead.append(head);
       table.append(thead);
@@ -413,7 +455,7 @@
       link(download, csv(w.table), "text/csv", `${w.id}_${range}.csv`);
       section.append(details, download);
       main.append(section);
-      drawn.push([chart, w.chart]);
+      if (w.chart) drawn.push([chart, w.chart]);
     }
     // charts last, once every section is in the page and each chart's container has its width
     for (const [chart, spec] of drawn) {

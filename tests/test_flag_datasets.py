@@ -1,0 +1,162 @@
+"""The flag-level datasets (SPEC §9): flag_usage_daily and flags, on tiny lakes worked out by hand."""
+
+import datetime as dt
+
+import pyarrow.parquet as pq
+
+from pipeline import job
+from pipeline.calendar import UTC
+from tests.instance import Instance, at
+
+
+def built(u: Instance, data_dir, as_of: str) -> None:
+    u.land(data_dir)
+    job.build(data_dir, job.plan_run(data_dir, dt.date.fromisoformat(as_of)))
+
+
+def usage(data_dir, month: str) -> list[dict]:
+    return pq.read_table(data_dir / "warehouse" / "flag_usage_daily" / f"month={month}" / "part-0.parquet").to_pylist()
+
+
+def flags(data_dir) -> dict[tuple[str, int], dict]:
+    return {(r["flag"], r["incarnation"]): r for r in pq.read_table(data_dir / "warehouse" / "flags" / "part-0.parquet").to_pylist()}
+
+
+def day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def usage_instance() -> Instance:
+    u = Instance()
+    u.project("p")
+    u.project("q")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.metrics("a", "web", "production", "2025-01-06T10:00", yes=10, no=5)
+    u.metrics("a", "web", "production", "2025-01-06T11:00", yes=2, no=1)
+    u.daily_metrics("a", "web", "production", "2025-01-06", yes=999, no=999)  # the day has hours: ignored
+    u.daily_metrics("a", "web", "production", "2025-01-07", yes=100, no=0)  # no hours that day: counted
+    u.metrics("a", "web", "staging-eu", "2025-01-08T10:00", yes=3, no=0)  # an environment Unleash does not know
+    u.metrics("a", "cli-tool", "development", "2025-01-08T09:00", yes=1, no=1)  # another app
+    u.flag("b", "p", "2025-01-02T10:00", type_="experiment")
+    u.metrics("b", "web", "production", "2025-01-09T10:00", yes=5, no=5)
+    u.move("b", "2025-01-10T12:00", to="q")  # so b ends 2025-01-10 in q
+    u.metrics("b", "web", "production", "2025-01-10T10:00", yes=7, no=7)
+    return u
+
+
+def test_usage_is_per_day_flag_environment_and_app_with_each_days_project(tmp_path):
+    built(usage_instance(), tmp_path, "2025-01-12")
+    rows = [{k: r[k] for k in ("day", "flag", "environment", "environment_type", "app_name", "project", "type", "yes", "no")}
+            for r in usage(tmp_path, "2025-01")]
+    assert rows == [
+        # hourly rows win over the day's daily row, and are summed once
+        {"day": day("2025-01-06"), "flag": "a", "environment": "production", "environment_type": "production",
+         "app_name": "web", "project": "p", "type": "release", "yes": 12, "no": 6},
+        # a day with only daily rows
+        {"day": day("2025-01-07"), "flag": "a", "environment": "production", "environment_type": "production",
+         "app_name": "web", "project": "p", "type": "release", "yes": 100, "no": 0},
+        {"day": day("2025-01-08"), "flag": "a", "environment": "development", "environment_type": "development",
+         "app_name": "cli-tool", "project": "p", "type": "release", "yes": 1, "no": 1},
+        {"day": day("2025-01-08"), "flag": "a", "environment": "staging-eu", "environment_type": None,
+         "app_name": "web", "project": "p", "type": "release", "yes": 3, "no": 0},
+        # b moved to q at noon on 2025-01-10: the 9th stays in p, the 10th is q's
+        {"day": day("2025-01-09"), "flag": "b", "environment": "production", "environment_type": "production",
+         "app_name": "web", "project": "p", "type": "experiment", "yes": 5, "no": 5},
+        {"day": day("2025-01-10"), "flag": "b", "environment": "production", "environment_type": "production",
+         "app_name": "web", "project": "q", "type": "experiment", "yes": 7, "no": 7},
+    ]
+    assert {r["month"] for r in usage(tmp_path, "2025-01")} == {"2025-01"}
+
+
+def test_a_daily_run_rewrites_only_its_months_usage_and_the_flags_table(tmp_path):
+    u = usage_instance()
+    built(u, tmp_path, "2025-01-31")
+    u.metrics("a", "web", "production", "2025-02-03T10:00", yes=1, no=0)
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    planned = job.plan_run(tmp_path, dt.date(2025, 2, 3))
+    assert sorted(p.key for p in planned if p.grain in ("month", "flags")) == ["2025-02", "latest"]
+
+
+def test_a_flag_deleted_and_created_again_is_two_incarnations(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.project("q")
+    u.flag("c", "p", "2025-01-02T10:00")
+    u.enable("c", "production", "2025-01-03T10:00")
+    u.metrics("c", "web", "production", "2025-01-06T10:00", yes=4, no=0)
+    u.archive("c", "2025-01-07T10:00")
+    u.delete("c", "2025-01-08T10:00")
+    u.flag("c", "q", "2025-01-09T10:00", type_="experiment")
+    u.metrics("c", "web", "production", "2025-01-10T10:00", yes=6, no=0)
+    built(u, tmp_path, "2025-01-12")
+    assert [(r["day"], r["project"], r["type"], r["yes"]) for r in usage(tmp_path, "2025-01")] == [
+        (day("2025-01-06"), "p", "release", 4), (day("2025-01-10"), "q", "experiment", 6)]
+    table = flags(tmp_path)
+    assert set(table) == {("c", 1), ("c", 2)}
+    first, second = table["c", 1], table["c", 2]
+    assert {k: first[k] for k in ("project", "type", "archived_at", "deleted_at", "enabled_environments",
+                                   "first_production_enabled_at", "last_evaluated_day", "evaluations_7d",
+                                   "cleanup_reason")} == {
+        "project": "p", "type": "release", "archived_at": at("2025-01-07T10:00"), "deleted_at": at("2025-01-08T10:00"),
+        "enabled_environments": [], "first_production_enabled_at": at("2025-01-03T10:00"),
+        "last_evaluated_day": day("2025-01-06"), "evaluations_7d": 4, "cleanup_reason": None}
+    assert {k: second[k] for k in ("project", "type", "created_at", "archived_at", "deleted_at", "last_evaluated_day",
+                                    "evaluations_7d", "cleanup_reason")} == {
+        "project": "q", "type": "experiment", "created_at": at("2025-01-09T10:00"), "archived_at": None,
+        "deleted_at": None, "last_evaluated_day": day("2025-01-10"), "evaluations_7d": 6, "cleanup_reason": None}
+
+
+def test_each_cleanup_reason_in_its_order(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("stale-done", "p", "2025-01-01T10:00")  # stale, and its lifecycle completed: stale comes first
+    u.stale("stale-done", "2025-02-01T10:00")
+    u.lifecycle("stale-done", "completed", "2025-02-02T10:00")
+    u.flag("old-done", "p", "2025-01-01T10:00")  # a release older than its 40 days, completed: potentially stale first
+    u.lifecycle("old-done", "completed", "2025-02-02T10:00")
+    u.flag("done-idle", "p", "2025-01-01T10:00", type_="kill-switch")  # completed and unused: completed first
+    u.lifecycle("done-idle", "completed", "2025-03-01T10:00")
+    u.flag("idle", "p", "2025-01-01T10:00", type_="kill-switch")  # never evaluated, 89 days old
+    u.flag("quiet", "p", "2025-01-01T10:00", type_="kill-switch")  # last evaluated on 2025-02-15
+    u.metrics("quiet", "web", "production", "2025-02-15T10:00", yes=2, no=0)
+    u.flag("busy", "p", "2025-01-01T10:00", type_="kill-switch")  # evaluated 6 days ago
+    u.enable("busy", "production", "2025-01-05T00:00")
+    u.metrics("busy", "web", "production", "2025-03-25T10:00", yes=3, no=2)
+    u.flag("young", "p", "2025-03-20T10:00", type_="kill-switch")  # never evaluated, but 11 days old
+    u.flag("gone", "p", "2025-01-01T10:00")  # stale, but archived: no longer a candidate
+    u.stale("gone", "2025-01-20T10:00")
+    u.archive("gone", "2025-01-21T10:00")
+    built(u, tmp_path, "2025-03-31")
+    table = {flag: row for (flag, _), row in flags(tmp_path).items()}
+    assert {flag: row["cleanup_reason"] for flag, row in table.items()} == {
+        "stale-done": "stale", "old-done": "potentially_stale", "done-idle": "completed",
+        "idle": "not_evaluated_30_days", "quiet": "not_evaluated_30_days", "busy": None, "young": None, "gone": None}
+    assert {k: table["idle"][k] for k in ("last_evaluated_day", "evaluations_90d", "lifecycle_stage")} == {
+        "last_evaluated_day": None, "evaluations_90d": 0, "lifecycle_stage": None}  # a flag never evaluated
+    assert [table["quiet"][k] for k in ("last_evaluated_day", "last_evaluated_production_day", "evaluations_7d",
+                                         "evaluations_30d", "evaluations_90d")] == [day("2025-02-15"), day("2025-02-15"), 0, 0, 2]
+    assert [table["busy"][k] for k in ("evaluations_7d", "evaluations_30d", "enabled_environments")] == [5, 5, ["production"]]
+    assert (table["done-idle"]["lifecycle_stage"], table["done-idle"]["lifecycle_stage_at"]) == (
+        "completed", dt.datetime(2025, 3, 1, 10, tzinfo=UTC))
+    assert {r["as_of"] for r in table.values()} == {day("2025-03-31")}
+
+
+def test_on_the_sample_the_checks_hold_for_every_week(sample_warehouse):
+    """The stored datasets of the sample (built through 2026-01-31) against every check, the usage
+    one covering every week: each week's flag projects computed afresh, every day's usage built."""
+    import pyarrow as pa
+
+    from pipeline import calendar, checks, trends
+    from pipeline.lake import Lake
+    from pipeline.warehouse import SCHEMAS, week_partition
+
+    root = sample_warehouse / "warehouse"
+    stored = {name: pq.read_table(root / name, schema=schema) for name, schema in SCHEMAS.items()}
+    first, last = stored["user_trends"]["day"][0].as_py(), dt.date(2026, 1, 31)
+    weeks = [week_partition(w, last).week for w in calendar.weeks_overlapping(first, last)]
+    computed = trends.compute(Lake(sample_warehouse), [], weeks)
+    results = checks.run({**stored, "week_flag_projects": computed["week_flag_projects"],
+                          "built_usage_days": pa.table({"day": pa.array(calendar.days(first, last), pa.date32())})})
+    assert {r.name: r.offending for r in results} == {r.name: 0 for r in results}
+    assert "usage_matches_metrics_summary" in {r.name for r in results} and len(weeks) > 100
+    assert stored["flag_usage_daily"].num_rows > 10_000 and stored["metrics_summary_trends"].num_rows > 300
