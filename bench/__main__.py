@@ -67,14 +67,23 @@ def main() -> None:
         generated = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
         os.sync()  # the generator's writes reach the disk now, not during the measured steps
         log(f"landed in {generated['seconds']:.1f} s; the floor and the backfill, {args.repeats} times each, in turn")
-        floors, backfills = [], []
+        floors, backfills, trend_backfills = [], [], []
         for _ in range(args.repeats):
             floors.append(step("floor", data_dir=str(year)))
+            trend_backfills.append(step("backfill", data_dir=str(year), datasets="trends"))
             backfills.append(step("backfill", data_dir=str(year)))
         peak = max(backfill["peak_rss_mib"] for backfill in backfills)
         figures.append(("full backfill (s)", median(backfills), median(floors), "<= 1.5 x floor"))
         figures.append(("full backfill peak RSS (MiB)", peak, None, "<= 2048"))
-        log(f"backfill {median(backfills):.1f} s, floor {median(floors):.1f} s, peak RSS {peak:.0f} MiB; export")
+        figures.append(("full backfill, the seven trends alone (s)", median(trend_backfills), median(floors), "reported"))
+        figures.append(("flag_usage_daily adds to the backfill (s)", median(backfills) - median(trend_backfills), None,
+                        "reported"))
+        figures.append(("full backfill, trends alone, peak RSS (MiB)", max(b["peak_rss_mib"] for b in trend_backfills),
+                        None, "reported"))
+        stored = step("sizes", data_dir=str(year))["bytes"]
+        figures.append(("flag_usage_daily on disk (MB)", stored["flag_usage_daily"] / 1e6, None, "reported"))
+        log(f"backfill {median(backfills):.1f} s ({median(trend_backfills):.1f} s for the trends alone), "
+            f"floor {median(floors):.1f} s, peak RSS {peak:.0f} MiB; export")
         exports = [step("export", data_dir=str(year)) for _ in range(args.repeats)]
         figures.append(("export of one year (s)", median(exports), None, "<= 1"))
         pages = [step("dashboard_file", data_dir=str(year)) for _ in range(args.repeats)]
@@ -88,20 +97,29 @@ def main() -> None:
         log("three months of history, then daily runs on copies of each history, in turn")
         step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         step("backfill", data_dir=str(quarter))
-        dailies = {"year": [], "quarter": []}
+        dailies = {"year": [], "quarter": [], "year-trends": []}
         for _ in range(args.repeats):
-            for name, history, days in (("year", year, tier.days), ("quarter", quarter, min(90, tier.days))):
+            for name, history, days, datasets in (("year", year, tier.days, "all"), ("quarter", quarter, min(90, tier.days), "all"),
+                                                  ("year-trends", year, tier.days, "trends")):
                 copy = work / f"{name}-daily"
                 shutil.rmtree(copy, ignore_errors=True)
                 shutil.copytree(history, copy)
                 os.sync()
-                dailies[name].append(step("daily", data_dir=str(copy), tier=args.tier, days=days))
+                dailies[name].append(step("daily", data_dir=str(copy), tier=args.tier, days=days, datasets=datasets))
+                if name == "year" and "flags" not in stored:
+                    stored["flags"] = step("sizes", data_dir=str(copy))["bytes"]["flags"]
                 shutil.rmtree(copy)
         daily, daily_quarter = median(dailies["year"]), median(dailies["quarter"])
         log(f"daily run {daily:.2f} s with the full history, {daily_quarter:.2f} s with three months")
         figures.append(("daily run, full history (s)", daily, None, "<= 5"))
         figures.append(("daily run, three months (s)", daily_quarter, None, ""))
         figures.append(("daily run, full history / three months", daily / daily_quarter, None, "<= 1.2"))
+        figures.append(("daily run, full history, the seven trends alone (s)", median(dailies["year-trends"]), None,
+                        "reported"))
+        figures.append(("the flag datasets add to the daily run (s)", daily - median(dailies["year-trends"]), None,
+                        "reported"))
+        figures.append(("daily run peak RSS (MiB)", max(d["peak_rss_mib"] for d in dailies["year"]), None, "reported"))
+        figures.append(("flags table on disk (MB)", stored["flags"] / 1e6, None, "reported"))
         startup = step("prefect_startup")
         figures.append(("Prefect start-up, temporary server (s)", startup["wall_seconds"], None, "reported apart"))
         extracted = None
@@ -117,8 +135,10 @@ def main() -> None:
             "figures": [{"figure": f, "value": round(v, 3), "floor": None if fl is None else round(fl, 3),
                          "ratio": None if fl is None else round(v / fl, 3), "target": t} for f, v, fl, t in figures],
             "repeats": args.repeats,
-            "details": {"generate": generated, "floor": floors, "backfill": backfills, "export": exports, "dashboard": pages, "serve": served,
+            "details": {"generate": generated, "floor": floors, "backfill": backfills, "backfill_trends": trend_backfills,
+                        "sizes": stored, "export": exports, "dashboard": pages, "serve": served,
                         "daily": dailies["year"], "daily_three_months": dailies["quarter"],
+                        "daily_trends": dailies["year-trends"],
                         "extraction": extracted},
         }
         out = args.out or Path(f"bench-{args.tier}.json")

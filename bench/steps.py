@@ -23,8 +23,11 @@ def generate(data_dir: str, tier: str, days: int) -> dict:
     return {"rows": landing.rows}
 
 
-def backfill(data_dir: str) -> dict:
-    partitions = job.plan_backfill(Path(data_dir), job.first_day(Path(data_dir)), END)
+def backfill(data_dir: str, datasets: str = "all") -> dict:
+    """A backfill of the whole history: every dataset, or (``trends``) the seven trends alone."""
+    first = job.first_day(Path(data_dir))
+    partitions = (job.plan_backfill(Path(data_dir), first, END) if datasets == "all"
+                  else job.partitions_between(first, END, END))
     built = job.build(Path(data_dir), partitions)
     return {"partitions": len(built.rows)}
 
@@ -49,18 +52,23 @@ def floor(data_dir: str) -> dict:
     rows = 0
     for entity, query in scans.items():
         rows += len(con.execute(query, {"files": lake.files(entity)}).fetchall())
+    lifecycles = lake.snapshot_files("feature_lifecycles")  # what the flags table reads besides
+    if lifecycles:
+        rows += len(con.execute("SELECT stage, max(feature), max(created_at) FROM read_parquet($files) GROUP BY stage",
+                                {"files": lifecycles}).fetchall())
     return {"groups": rows}
 
 
-def daily(data_dir: str, tier: str, days: int) -> dict:
-    """One daily run the day after the history ends: land it, build what it changed, write the document."""
+def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
+    """One daily run the day after the history ends: land it, build what it changed (every dataset,
+    or, with ``trends``, the seven trends alone), write the document."""
     seconds = {}
     began = time.perf_counter()
     landing = Instance(TIERS[tier].with_days(days)).land_next_day(Path(data_dir))
     seconds["land"] = time.perf_counter() - began
     day = END + dt.timedelta(days=1)
     began = time.perf_counter()
-    partitions = job.plan_run(Path(data_dir), day)
+    partitions = [p for p in job.plan_run(Path(data_dir), day) if datasets == "all" or p.grain in ("day", "week")]
     built = job.build(Path(data_dir), partitions)
     seconds["build"] = time.perf_counter() - began
     began = time.perf_counter()
@@ -130,6 +138,12 @@ def extract(work_dir: str, tier: str, repeats: int) -> dict:
     return {"rows": rows, "landed": landed, "extraction_seconds": statistics.median(extractions),
             "copy_seconds": statistics.median(copies), "extraction_runs": extractions, "copy_runs": copies,
             "copy_bytes": copied}
+
+
+def sizes(data_dir: str) -> dict:
+    """Bytes on disk of each warehouse dataset."""
+    root = Path(data_dir) / "warehouse"
+    return {"bytes": {d.name: sum(f.stat().st_size for f in d.rglob("*.parquet")) for d in sorted(root.iterdir())}}
 
 
 def dashboard_file(data_dir: str) -> dict:
@@ -212,7 +226,8 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, dashboard_file, serve, extract, prefect_startup)}
+STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, sizes, dashboard_file, serve, extract,
+                                  prefect_startup)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
