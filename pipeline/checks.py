@@ -32,10 +32,11 @@ class CheckResult:
 
 
 INPUTS = {
-    "week_flag_projects": pa.schema([("week", pa.string()), ("flag", pa.string()), ("project", pa.string())]),
+    "week_project_usage": pa.schema([("week", pa.string()), ("project", pa.string()), ("yes", pa.int64()),
+                                     ("no", pa.int64())]),
     "built_usage_days": pa.schema([("day", pa.date32())]),
 }
-"""What the checks read besides the datasets: each week's flag projects, and the days whose usage was built."""
+"""What the checks read besides the datasets: the usage built, by week and project, and its days."""
 
 
 def run(tables: dict[str, pa.Table]) -> list[CheckResult]:
@@ -58,12 +59,15 @@ def run(tables: dict[str, pa.Table]) -> list[CheckResult]:
 
 
 def enforce(results: list[CheckResult]) -> dict[str, int]:
-    """Raise ``QualityCheckFailed`` on a failed error-level check; returns offending rows per check."""
-    failed = [r for r in results if r.offending and r.severity == "error"]
+    """Raise ``QualityCheckFailed`` on a failed error-level check; returns offending rows per check
+    (the sum over its results, where a check ran on several parts of a build)."""
+    offending: dict[str, int] = {}
     for result in results:
+        offending[result.name] = offending.get(result.name, 0) + result.offending
         if result.offending and result.severity != "error":
             log.warning("check %s: %d offending rows, e.g. %s", result.name, result.offending, result.first)
+    failed = [r for r in results if r.offending and r.severity == "error"]
     if failed:
         listed = "; ".join(f"{r.name} ({r.offending} rows, e.g. {r.first})" for r in failed)
         raise QualityCheckFailed(f"data-quality checks failed, nothing was written: {listed}")
-    return {r.name: r.offending for r in results}
+    return offending

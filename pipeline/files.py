@@ -55,10 +55,15 @@ def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[
     write_atomically(data_dir, target, _parquet(table, metadata))
 
 
-def _parquet(table: pa.Table, metadata: dict[str, str] | None) -> Callable[[Path], None]:
-    if metadata:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    return lambda path: pq.write_table(table, path, **PARQUET_OPTIONS)
+def _parquet(table: pa.Table, metadata: dict[str, str] | None, schema: pa.Schema | None = None
+             ) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        written = table if schema is None or table.schema.equals(schema) else table.cast(schema)
+        if metadata:
+            written = written.replace_schema_metadata({**(written.schema.metadata or {}), **metadata})
+        pq.write_table(written, path, **PARQUET_OPTIONS)
+
+    return write
 
 
 class Batch:
@@ -79,9 +84,11 @@ class Batch:
         self.writing: list[Future] = []
         self.pool = ThreadPoolExecutor(self.WRITERS)
 
-    def write_parquet(self, target: Path, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
-        """Stage a Parquet file as ``write_parquet`` would write it."""
-        self._stage(target, _parquet(table, metadata))
+    def write_parquet(self, target: Path, table: pa.Table, metadata: dict[str, str] | None = None,
+                      schema: pa.Schema | None = None) -> None:
+        """Stage a Parquet file as ``write_parquet`` would write it, cast to ``schema`` (on the writer
+        thread, so that only the files being written are ever held twice)."""
+        self._stage(target, _parquet(table, metadata, schema))
 
     def write_json(self, target: Path, document: Any) -> None:
         """Stage a JSON document as ``write_json`` would write it."""

@@ -135,14 +135,14 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
     tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
-    checked = checks.enforce(checks.run({
-        **{name: pa.concat_tables(tables[name].values()) if tables.get(name) else schema.empty_table()
-           for name, schema in SCHEMAS.items()},
-        **check_inputs,
-        "built_usage_days": pa.table({"day": pa.array(
-            [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)],
-            pa.date32())}),
-    }))
+    usage_days = [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)]
+    results = checks.run({
+        **{name: pa.concat_tables(parts.values()) for name, parts in tables.items() if name != "flag_usage_daily"},
+        **check_inputs, "built_usage_days": pa.table({"day": pa.array(usage_days, pa.date32())}),
+    })
+    for month in tables.get("flag_usage_daily", {}).values():  # a month at a time: its keys are its own
+        results += checks.run({"flag_usage_daily": month})
+    checked = checks.enforce(results)
     built = Built(checks=checked)
     with warehouse.batch() as batch:
         for partition in sorted(partitions):
@@ -220,10 +220,12 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
         keys = [p.key for p in by_grain[dataset.grain]]
         if not keys:
             continue
-        table = computed[name].cast(SCHEMAS[name])
+        empty = SCHEMAS[name].empty_table()
+        # the month grain's usage stays as computed (dictionary-encoded) until each file is written
+        table = computed[name] if dataset.grain == "month" else computed[name].cast(SCHEMAS[name])
         column = dataset.partition_column
         parts = (split_by_partition(table, column) if column else {"latest": table}) if table.num_rows else {}
-        result[name] = {k: parts.get(k, SCHEMAS[name].empty_table()) for k in keys}
+        result[name] = {k: parts.get(k, empty) for k in keys}
     return result, {name: computed[name] for name in trends.CHECK_INPUTS if name in computed}
 
 

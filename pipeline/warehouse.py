@@ -32,9 +32,8 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline import commits, files
+from pipeline import commits, files, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, month_snapshot, week_snapshot
 from pipeline.lake import Lake
 from pipeline.trends import DATASETS
@@ -231,9 +230,8 @@ class Warehouse:
         rows = {}
         for trend in partition.datasets:
             table = tables[trend]
-            table = table if table.schema.equals(SCHEMAS[trend]) else table.cast(SCHEMAS[trend])
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
-            batch.write_parquet(self.path(trend, partition), table, metadata)
+            batch.write_parquet(self.path(trend, partition), table, metadata, SCHEMAS[trend])
             rows[trend] = table.num_rows
         record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
                   "code_version": code, "rows": rows}
@@ -262,10 +260,5 @@ class Warehouse:
 
 
 def split_by_partition(table: pa.Table, column: str) -> dict[str, pa.Table]:
-    """A table sorted by ``column`` cut into one table per distinct value of it."""
-    runs = pc.run_end_encode(table[column].combine_chunks())
-    parts, start = {}, 0
-    for key, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
-        parts[str(key)] = table.slice(start, end - start)
-        start = end
-    return parts
+    """A table sorted by ``column`` cut into one table per distinct value of it (slices: no copy)."""
+    return {str(key): part for key, part in slices.runs(table, column).items()}

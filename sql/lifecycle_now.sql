@@ -10,7 +10,7 @@
 -- median days since the flags now in the stage entered it; median_historical = median days that
 -- flags of the projects asked for (archived ones too) spent in the stage before entering the next
 -- one by the moment, 0 where none has left it.
--- Inputs: snapshots (one row), feature_lifecycles (every snapshot), flag_states_at,
+-- Inputs: snapshots (one row), lifecycle_stages_at, flag_states_at,
 --         flag_projects_at, listed_projects_at, lifecycle_projects(project).
 WITH moment AS (
     SELECT key, snapshot_at FROM snapshots
@@ -24,16 +24,7 @@ asked AS (
 ),
 
 stages AS (
-    SELECT DISTINCT
-        l.feature AS flag,
-        l.stage,
-        l.created_at AS entered_at,
-        CASE l.stage
-            WHEN 'initial' THEN 0 WHEN 'pre-live' THEN 1 WHEN 'live' THEN 2 WHEN 'completed' THEN 3 WHEN 'archived' THEN 4
-            ELSE 5
-        END AS stage_order
-    FROM feature_lifecycles AS l
-    WHERE l.created_at <= (SELECT snapshot_at FROM moment)
+    SELECT flag, stage, entered_at, stage_order FROM lifecycle_stages_at
 ),
 
 sequenced AS (

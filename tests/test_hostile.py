@@ -143,12 +143,44 @@ def empty_trends(**rows) -> dict:
         ("counts_in_range", "project_flag_trends",
          {"week": "2025-01", "project": "p", "total": 0, "active": 0, "stale": 0, "potentially_stale": 0,
           "health": 101, "technical_debt": -1, "time_to_production": 0.0, "users": 0}),
+        ("usage_counts_in_range", "flag_usage_daily",
+         {"month": "2025-01", "day": dt.date(2025, 1, 2), "flag": "a", "environment": "production", "app_name": "web",
+          "yes": 3, "no": -4}),
+        ("usage_counts_in_range", "flags",
+         {"as_of": dt.date(2025, 1, 2), "flag": "a", "incarnation": 1, "evaluations_7d": 5, "evaluations_30d": 4,
+          "evaluations_90d": 9}),
     ],
 )
 def test_each_check_returns_the_offending_rows(check, trend, row):
     results = {r.name: r for r in checks.run(empty_trends(**{trend: [row]}))}
     assert results[check].offending == 1
     assert sum(r.offending for r in results.values()) == 1
+
+
+def test_a_usage_key_twice_is_an_offence():
+    row = {"month": "2025-01", "day": dt.date(2025, 1, 2), "flag": "a", "environment": "production", "app_name": "web",
+           "yes": 1, "no": 0}
+    results = {r.name: r.offending for r in checks.run(empty_trends(flag_usage_daily=[row, row]))}
+    assert results["one_row_per_key"] == 1 and sum(results.values()) == 1
+
+
+@pytest.mark.parametrize(("usage", "days", "offending"), [
+    ({"yes": 3, "no": 2}, 7, 0),  # the week's usage adds up to its metrics row
+    ({"yes": 3, "no": 1}, 7, 1),  # one evaluation short
+    ({"yes": 3, "no": 1}, 6, 0),  # a day of the week was not built with it: the week is not compared
+])
+def test_usage_must_add_up_to_each_weeks_metrics_summary(usage, days, offending):
+    metrics = {"week": "2025-02", "date": dt.datetime(2025, 1, 12, 23, 59, 59, 999000, tzinfo=dt.timezone.utc),
+               "project": "p", "total_requests": 5, "total_yes": 3, "total_no": 2, "total_apps": 1, "total_flags": 1,
+               "total_environments": 1}
+    results = {r.name: r.offending for r in checks.run({
+        **empty_trends(metrics_summary_trends=[metrics]),
+        "week_project_usage": pa.Table.from_pylist([{"week": "2025-02", "project": "p", **usage}],
+                                                   schema=checks.INPUTS["week_project_usage"]),
+        "built_usage_days": pa.table({"day": pa.array([dt.date(2025, 1, 6) + dt.timedelta(days=n) for n in range(days)],
+                                                      pa.date32())}),
+    })}
+    assert results["usage_matches_metrics_summary"] == offending and sum(results.values()) == offending
 
 
 @contextmanager

@@ -254,7 +254,8 @@ def test_no_token_no_password_and_no_personal_data_in_any_answer_header_or_log_l
     seen = []
     with caplog.at_level(logging.DEBUG):
         for path in ["/api/admin/insights?from=2025-01-01&to=2025-03-03", "/api/admin/insights/lifecycle",
-                     "/metrics", "/openapi.yaml", "/health", "/ready", f"/api/admin/insights?token={TOKEN}", "/nowhere"]:
+                     "/metrics", "/openapi.yaml", "/health", "/ready", f"/api/admin/insights?token={TOKEN}", "/nowhere",
+                     f"/{TOKEN}"]:
             for headers in (AUTHORIZED, {"Authorization": f"Bearer {TOKEN}"}, {}):
                 answer = web.get(path, headers=headers)
                 seen += [answer.text, json.dumps(dict(answer.headers))]

@@ -102,7 +102,7 @@ class Reader:
                     with computing:  # one computation of an answer, however many ask for it at once
                         answer = self._kept(key)
                         if answer is None:
-                            content, headers = compute(self._committed_at(state.version))
+                            content, headers = compute(self.committed_at(state.version))
                             answer = Answer(orjson.dumps(content), etag, headers)
                             self._keep(key, answer)
                 finally:
@@ -116,11 +116,12 @@ class Reader:
         """The committed state now, or None where nothing is committed (or the warehouse is torn)."""
         try:
             with commits.reading(self.data_dir) as state:
-                return self._committed_at(state.version) if state else None
+                return self.committed_at(state.version) if state else None
         except commits.WarehouseUnreadable:
             return None
 
-    def _committed_at(self, version: int) -> Committed:
+    def committed_at(self, version: int) -> Committed:
+        """The committed state numbered ``version``; call it holding the commit lock (``commits.reading``)."""
         current = self._committed
         if current is None or current.version != version:
             current = self._committed = self.warehouse.committed(version)
@@ -203,10 +204,14 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     def page(request: Request) -> Response:
         if not _signed_in(request, tokens, sessions):
             return HTMLResponse(dashboard.signin_page(), headers=PAGE_HEADERS)
-        committed = reader.committed()
-        if committed is None:
-            raise NotReady(f"no committed warehouse in {data_dir} to draw: run `insights run`")
-        return HTMLResponse(dashboard.served_page(data_dir, committed, today()), headers=PAGE_HEADERS)
+        try:
+            with commits.reading(data_dir) as state:  # the page's provenance and flags table from one commit
+                if state is None:
+                    raise NotReady(f"no committed warehouse in {data_dir} to draw: run `insights run`")
+                page = dashboard.served_page(data_dir, reader.committed_at(state.version), today())
+        except commits.WarehouseUnreadable as error:
+            raise NotReady(str(error)) from None
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
@@ -247,8 +252,8 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     handlers = {
         BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
         NotReady: lambda _, error: _error(503, "ServiceUnavailable", str(error)),
-        404: lambda request, _: _error(404, "NotFoundError",
-                                       f"The path you were looking for ({request.url.path}) is not available."),
+        404: lambda request, _: _error(404, "NotFoundError", "The path you were looking for is not available "
+                                       "(the routes are in /openapi.yaml)."),
         405: lambda request, _: _error(405, "MethodNotAllowed", f"{request.method} is not allowed here: use GET"),
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
@@ -259,8 +264,9 @@ class Door:
     """In front of every route: the credentials check (a token, or a signed-in person's session), and
     each request's metrics and log line.
 
-    A log line names the method, the path without its query string, the status and the time taken:
-    never a header, a cookie, a token or a parameter.
+    A log line names the method, the route (the path of a known route; any other path is not
+    written, for it could hold anything), the status and the time taken: never a header, a
+    cookie, a token or a parameter.
     """
 
     def __init__(self, app: ASGIApp, tokens: Tokens, sessions: Sessions, metrics: RequestMetrics, routes: set[str]):
@@ -289,8 +295,9 @@ class Door:
         finally:
             seconds = time.perf_counter() - began
             status = sent.get("status", 500)
-            self.metrics.observe(path if path in self.routes else "other", status, seconds)
-            log.info("%s %s %d %.1f ms", scope["method"], path, status, seconds * 1000)
+            route = path if path in self.routes else "other"
+            self.metrics.observe(route, status, seconds)
+            log.info("%s %s %d %.1f ms", scope["method"], route, status, seconds * 1000)
 
 
 def _range(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipeline import calendar, duck, files, queries
+from pipeline import calendar, duck, files, queries, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, start_of_day
 from pipeline.lake import Lake
-from pipeline.trends import inputs
+from pipeline.trends import inputs, usage
 
 
 @dataclass(frozen=True)
@@ -92,16 +93,18 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {
     **{t.name: Dataset(t.name, t.grain, f"trends/{t.name}") for t in TRENDS.values()},
-    "flag_usage_daily": Dataset("flag_usage_daily", "month", "flags/flag_usage_daily"),
+    "flag_usage_daily": Dataset("flag_usage_daily", "month", "flags/flag_usage_of_day"),
     "flags": Dataset("flags", "flags", "flags/flags"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
-CHECK_INPUTS = {"week_flag_projects": "SELECT key AS week, flag, project FROM flag_projects_at"}
-"""Tables ``compute`` returns beside the datasets, for the data-quality checks only (from the week grain)."""
+CHECK_INPUTS = ("week_project_usage",)
+"""Tables ``compute`` returns beside the datasets (queries of ``sql/``, read in the week grain of a
+build with months), for the data-quality checks only."""
 
 HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement", "flag_live")
 """What every partition shares, in the order they build on each other: ``prepare`` writes them."""
-SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at")
+SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at",
+                   "lifecycle_stages_at")
 """The states at each snapshot moment, each after those it reads: computed for a grain as its trends need them."""
 
 
@@ -132,33 +135,37 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
     computed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
     asked for (the ``flags`` table reads every day's usage). Returns one Arrow table per dataset
     name of the grains asked for, sorted by its partition key and grouping keys (its ``date``
-    column is the end of the snapshot day, a UTC timestamp), and the ``CHECK_INPUTS``.
+    column is the end of the snapshot day, a UTC timestamp; ``flag_usage_daily`` keeps its strings
+    dictionary-encoded), and the ``CHECK_INPUTS``.
     """
     if not days and not weeks and not months and flags_as_of is None:
         return {}
     con = duck.connect()
     try:
-        usage_days = {day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)}
-        usage_days |= {day for m in months for day in calendar.days(m.first, m.snapshot_day)}
-        inputs.register(con, lake, usage_days, history=prepared is None)
+        inputs.register(con, lake, history=prepared is None)
         if prepared is None:
             _histories(con, lake)
         else:
             for history in HISTORIES:
                 con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
-        con.execute(f"CREATE TEMP TABLE daily_usage AS {queries.load('daily_usage')}")
-        if flags_as_of is not None:
-            _usage_history(con, months, usage_files)
-        tables: dict[str, pa.Table] = {}
         month_days = [day for m in months for day in calendar.days(m.first, m.snapshot_day)]
-        grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)), ("month", _day_snapshots(month_days)),
+        week_days = [day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)]
+        usage_days = _daily_usage(con, lake, month_days, set(week_days) | set(month_days))
+        tables: dict[str, pa.Table] = {}
+        rows = _flag_usage_daily(usage_days, {m.month for m in months})
+        con.register("flag_usage_daily_rows", rows)
+        if months:
+            tables["flag_usage_daily"] = rows
+        if flags_as_of is not None:
+            _usage_history(con, usage_files)
+        grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
             if not snapshots.num_rows:
                 continue
             grain_queries = {d.name: queries.load(d.query) for d in DATASETS.values() if d.grain == grain}
-            if grain == "week":
-                grain_queries.update(CHECK_INPUTS)
+            if grain == "week" and months:
+                grain_queries.update({name: queries.load(name) for name in CHECK_INPUTS})
             with _snapshot_states(con, snapshots, grain_queries.values()):
                 for name, query in grain_queries.items():
                     tables[name] = con.sql(query).to_arrow_table()
@@ -167,16 +174,49 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
         con.close()
 
 
-def _usage_history(con, months: list[MonthSnapshot], usage_files: list[str]) -> None:
-    """``usage_history``: every day's usage, from the daily usage of the months asked for and the
-    warehouse's ``flag_usage_daily`` files of the others."""
-    con.register("usage_months_input", pa.table({"month": pa.array([m.month for m in months], pa.string())}))
-    con.execute("CREATE TEMP TABLE usage_months AS SELECT * FROM usage_months_input")
-    computed = ("SELECT day, feature_name AS flag, environment, yes, no FROM daily_usage "
-                "WHERE strftime(day, '%Y-%m') IN (SELECT month FROM usage_months)")
+def _daily_usage(con, lake: Lake, month_days: list[dt.date], days: set[dt.date]) -> list[pa.Table]:
+    """``daily_usage``: the usage of ``days`` (``pipeline/trends/usage.py``), the flags of the
+    ``month_days`` with their project and type; registered, and returned a table a day."""
+    projects: dict[dt.date, pa.Table] = {}
+    if month_days:
+        query = "SELECT key::DATE AS day, flag, project, type FROM flag_projects_at ORDER BY day"
+        with _snapshot_states(con, _day_snapshots(month_days), [query]):
+            by_day = con.sql(query).to_arrow_table()
+        projects = {day: part.drop_columns(["day"]) for day, part in slices.runs(by_day, "day").items()}
+    environments = con.sql("SELECT name, type FROM environments").to_arrow_table()
+    parts = usage.daily_usage(con, lake, days, projects, environments)
+    con.register("daily_usage", pa.concat_tables(parts) if parts else usage.COMPACT.empty_table())
+    return parts
+
+
+def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
+    """The ``flag_usage_daily`` rows of ``months``: their days' usage with any evaluations, by month,
+    in (day, flag, environment, app) order as the days came."""
+    chosen = []
+    for part in parts:
+        month = calendar.month_id(part["day"][0].as_py())
+        if month not in months:
+            continue
+        evaluated = pc.greater(pc.add(part["yes"], part["no"]), 0)
+        part = part if pc.all(evaluated).as_py() else part.filter(evaluated)
+        month_column = pa.DictionaryArray.from_arrays(pa.array([0] * part.num_rows, pa.int32()), pa.array([month]))
+        chosen.append(part.select(FLAG_USAGE_COLUMNS[1:]).add_column(0, "month", month_column))
+    return pa.concat_tables(chosen) if chosen else pa.table(
+        {c: pa.array([], usage.COMPACT.field(c).type if c != "month" else pa.dictionary(pa.int32(), pa.string()))
+         for c in FLAG_USAGE_COLUMNS})
+
+
+FLAG_USAGE_COLUMNS = ("month", "day", "flag", "environment", "environment_type", "app_name", "project", "type", "yes", "no")
+
+
+def _usage_history(con, usage_files: list[str]) -> None:
+    """``usage_history``: every day's usage, from this build's ``flag_usage_daily`` rows and the
+    warehouse's ``flag_usage_daily`` files of the other months."""
+    columns = "day, flag, environment_type, yes, no"
+    computed = "SELECT " + columns + " FROM flag_usage_daily_rows"
     if usage_files:
-        con.read_parquet(list(usage_files)).select("day, flag, environment, yes, no").create_view("stored_usage")
-        computed += " UNION ALL SELECT day, flag, environment, yes, no FROM stored_usage"
+        con.read_parquet(list(usage_files)).select(columns).create_view("stored_usage")
+        computed += " UNION ALL SELECT " + columns + " FROM stored_usage"
     con.execute(f"CREATE TEMP VIEW usage_history AS {computed}")
 
 

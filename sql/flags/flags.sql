@@ -12,7 +12,7 @@
 -- of stale, potentially_stale, completed (lifecycle stage), not_evaluated_30_days (created over 30
 -- days before the moment and not evaluated in the last 30 days) that applies, else null.
 -- Inputs: snapshots (one row), flag_history, flag_states_at, environment_enablement, environments,
---         feature_lifecycles (every snapshot), usage_history(day, flag, environment, yes, no).
+--         lifecycle_stages_at, usage_history(day, flag, environment_type, yes, no).
 WITH moment AS (
     SELECT snapshot_at, snapshot_at::DATE AS as_of FROM snapshots
 ),
@@ -35,16 +35,7 @@ endings AS (
 ),
 
 stages AS (
-    SELECT DISTINCT
-        l.feature AS flag,
-        l.stage,
-        l.created_at AS entered_at,
-        CASE l.stage
-            WHEN 'initial' THEN 0 WHEN 'pre-live' THEN 1 WHEN 'live' THEN 2 WHEN 'completed' THEN 3 WHEN 'archived' THEN 4
-            ELSE 5
-        END AS stage_order
-    FROM feature_lifecycles AS l
-    WHERE l.created_at <= (SELECT snapshot_at FROM moment)
+    SELECT flag, stage, entered_at, stage_order FROM lifecycle_stages_at
 ),
 
 latest_stages AS (
@@ -74,11 +65,11 @@ usage AS (
     SELECT
         u.flag,
         u.day,
-        u.yes + u.no AS evaluations,
-        coalesce(v.type = 'production', false) AS in_production
+        sum(u.yes + u.no) AS evaluations,
+        bool_or(coalesce(u.environment_type = 'production', false)) AS in_production
     FROM usage_history AS u
-    LEFT JOIN environments AS v ON v.name = u.environment
     WHERE u.day <= (SELECT as_of FROM moment) AND u.yes + u.no > 0
+    GROUP BY u.flag, u.day
 ),
 
 usage_of AS (

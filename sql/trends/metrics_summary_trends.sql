@@ -12,7 +12,7 @@ WITH by_week AS (
     SELECT
         s.key,
         s.snapshot_at,
-        u.feature_name,
+        u.flag,
         u.app_name,
         u.environment,
         sum(u.yes) AS yes,
@@ -31,10 +31,10 @@ final AS (
         sum(w.yes)::BIGINT AS total_yes,
         sum(w.no)::BIGINT AS total_no,
         count(DISTINCT w.app_name) AS total_apps,
-        count(DISTINCT w.feature_name) AS total_flags,
+        count(DISTINCT w.flag) AS total_flags,
         count(DISTINCT w.environment) AS total_environments
     FROM by_week AS w
-    JOIN flag_projects_at AS f ON f.key = w.key AND f.flag = w.feature_name
+    JOIN flag_projects_at AS f ON f.key = w.key AND f.flag = w.flag
     JOIN listed_projects_at AS p ON p.key = w.key AND p.project = f.project AND p.present
     GROUP BY w.key, w.snapshot_at, f.project
 )
