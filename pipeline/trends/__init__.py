@@ -150,9 +150,9 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
                 con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
         month_days = [day for m in months for day in calendar.days(m.first, m.snapshot_day)]
         week_days = [day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)]
-        usage_days = _daily_usage(con, lake, month_days, set(week_days) | set(month_days))
+        day_tables = _daily_usage(con, lake, month_days, set(week_days) | set(month_days))
         tables: dict[str, pa.Table] = {}
-        rows = _flag_usage_daily(usage_days, {m.month for m in months})
+        rows = _flag_usage_daily(day_tables, {m.month for m in months})
         con.register("flag_usage_daily_rows", rows)
         if months:
             tables["flag_usage_daily"] = rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 
 import duckdb
 import pyarrow as pa
@@ -16,15 +15,13 @@ EVERY_SNAPSHOT = ("project_members", "feature_lifecycles")
 WHOLE = ("events", "user_activity")
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: Lake, usage_days: Collection[dt.date] = (),
-             history: bool = True) -> None:
+def register(con: duckdb.DuckDBPyConnection, lake: Lake, history: bool = True) -> None:
     """Create the views the trend queries read.
 
-    The metrics views ``client_metrics`` (hourly) and ``client_metrics_daily`` read only the files
-    of ``usage_days``, each day from one of them: its hourly rows where the lake has any, its
-    daily rows otherwise. With ``history``, ``client_metrics_all`` / ``client_metrics_daily_all``
-    do the same for every landed day (only the shared histories read them). Both carry the UTC
-    ``day`` of their file.
+    With ``history``, the metrics views ``client_metrics_all`` (hourly) and
+    ``client_metrics_daily_all`` hold every landed day, each from one of them (``metrics_files``),
+    with the UTC ``day`` of its file; only the shared histories read them (the trends read each
+    day's sums, ``pipeline/trends/usage.py``).
     """
     for entity in LATEST_SNAPSHOT:
         latest = lake.latest_snapshot(entity)
@@ -33,13 +30,16 @@ def register(con: duckdb.DuckDBPyConnection, lake: Lake, usage_days: Collection[
         _view(con, lake, entity, lake.snapshot_files(entity))
     for entity in WHOLE:
         _view(con, lake, entity, lake.files(entity))
-    hourly, daily = lake.day_files("client_metrics"), lake.day_files("client_metrics_daily")
-    daily = {day: file for day, file in daily.items() if day not in hourly}
-    wanted = set(usage_days)
-    for entity, files in (("client_metrics", hourly), ("client_metrics_daily", daily)):
-        _view(con, lake, entity, [f for day, f in files.items() if day in wanted])
-        if history:
+    if history:
+        for entity, files in zip(("client_metrics", "client_metrics_daily"), metrics_files(lake)):
             _view(con, lake, entity, list(files.values()), name=f"{entity}_all")
+
+
+def metrics_files(lake: Lake) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
+    """The file each landed day's metrics count from, by day: (hourly files, daily files). A day
+    counts from its hourly rows where the lake has any, else from its daily rows, never both."""
+    hourly, daily = lake.day_files("client_metrics"), lake.day_files("client_metrics_daily")
+    return hourly, {day: file for day, file in daily.items() if day not in hourly}
 
 
 def _view(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, files: list[str], name: str | None = None) -> None:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from pipeline import queries
 from pipeline.lake import Lake
+from pipeline.trends import inputs
 
 SCHEMA = pa.schema([("day", pa.date32()), ("flag", pa.string()), ("environment", pa.string()),
                     ("environment_type", pa.string()), ("app_name", pa.string()), ("project", pa.string()),
@@ -35,9 +36,10 @@ PROJECTS = pa.schema([("flag", pa.string()), ("project", pa.string()), ("type", 
 
 
 def day_files(lake: Lake, days: Collection[dt.date]) -> dict[dt.date, str]:
-    """The file each of ``days`` is counted from: its hourly rows where the lake has any, else its daily rows."""
-    hourly, daily = lake.day_files("client_metrics"), lake.day_files("client_metrics_daily")
-    return {day: hourly.get(day) or daily[day] for day in sorted(days) if day in hourly or day in daily}
+    """The file each of ``days`` is counted from (``inputs.metrics_files``), for the days with metrics."""
+    hourly, daily = inputs.metrics_files(lake)
+    counted = {**daily, **hourly}
+    return {day: counted[day] for day in sorted(days) if day in counted}
 
 
 def daily_usage(con: duckdb.DuckDBPyConnection, lake: Lake, days: Collection[dt.date],
