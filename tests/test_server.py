@@ -4,6 +4,7 @@ ETags, gzip, readiness, metrics and contract; in process, through Starlette's te
 import datetime as dt
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -229,7 +230,10 @@ def test_the_alert_rules_use_only_metrics_the_server_exposes(sample_dir):
 
 
 def test_the_contract_keeps_the_seeds_instance_insights_schema():
-    seed = yaml.safe_load((ROOT.parent / "shared" / "seed" / "instance-insights-openapi.yaml").read_text(encoding="utf-8"))
+    path = ROOT.parent / "shared" / "seed" / "instance-insights-openapi.yaml"  # the seed, beside the checkout
+    if not path.exists() and not os.environ.get("CI"):
+        pytest.skip(f"the seed contract is not beside this checkout ({path})")
+    seed = yaml.safe_load(path.read_text(encoding="utf-8"))
     ours = document.contract()
     for name, schema in seed["components"]["schemas"].items():
         assert ours["components"]["schemas"][name] == schema, name
