@@ -5,7 +5,6 @@ import datetime as dt
 import pyarrow.parquet as pq
 
 from pipeline.entities import ENTITIES
-from pipeline.lake import Lake
 from tests.instance import Instance, at
 
 

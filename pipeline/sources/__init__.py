@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pipeline.sources.base import Source, SourceError, SourceRefused, SourceUnavailable, UnknownSource
 
+__all__ = ["Source", "SourceError", "SourceRefused", "SourceUnavailable", "UnknownSource", "open_source"]
+
 
 def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:
     """The source a user named: ``sample``, a ``postgresql://`` URL, or an export directory.

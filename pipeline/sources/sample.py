@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from pipeline.calendar import UTC, day_cutoff, days, end_of_day, start_of_day
+from pipeline.calendar import day_cutoff, days, end_of_day, start_of_day
 from pipeline.entities import ENTITIES
 from pipeline.sources.base import TableSession
 

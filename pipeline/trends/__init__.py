@@ -79,7 +79,7 @@ TRENDS: dict[str, Trend] = {
 @dataclass(frozen=True)
 class Dataset:
     """One warehouse dataset: its name, its grain (day, week, month, or flags: one table as of a
-    day), and its query."""
+    day), and its query (for the month grain, the query of each day's rows: ``usage.py`` runs it)."""
 
     name: str
     grain: str
