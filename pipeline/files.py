@@ -55,15 +55,39 @@ def write_parquet(data_dir: Path, target: Path, table: pa.Table, metadata: dict[
     write_atomically(data_dir, target, _parquet(table, metadata))
 
 
-def _parquet(table: pa.Table, metadata: dict[str, str] | None, schema: pa.Schema | None = None
-             ) -> Callable[[Path], None]:
+def _parquet(table: pa.Table, metadata: dict[str, str] | None, schema: pa.Schema | None = None,
+             statistics: bool | list[str] = True) -> Callable[[Path], None]:
+    options = {**PARQUET_OPTIONS, "write_statistics": statistics}
+
     def write(path: Path) -> None:
+        if schema is not None and _encoded_as(table.schema, schema):
+            _write_encoded(table, path, metadata, options)
+            return
         written = table if schema is None or table.schema.equals(schema) else table.cast(schema)
         if metadata:
             written = written.replace_schema_metadata({**(written.schema.metadata or {}), **metadata})
-        pq.write_table(written, path, **PARQUET_OPTIONS)
+        pq.write_table(written, path, **options)
 
     return write
+
+
+def _encoded_as(encoded: pa.Schema, schema: pa.Schema) -> bool:
+    """Whether ``encoded`` is ``schema`` with some string columns dictionary-encoded (and no other change)."""
+    if encoded.names != schema.names or encoded.equals(schema):
+        return False
+    return all(e.type == f.type or (pa.types.is_dictionary(e.type) and e.type.value_type == f.type == pa.string())
+               for e, f in zip(encoded, schema))
+
+
+def _write_encoded(table: pa.Table, path: Path, metadata: dict[str, str] | None, options: dict) -> None:
+    """Write dictionary-encoded string columns as they are, without decoding them first: Parquet
+    stores them dictionary-encoded anyway. The Arrow schema is left out of the file, so a reader
+    sees plain strings, as in every other file."""
+    with pq.ParquetWriter(path, table.schema, store_schema=False,
+                          **{k: v for k, v in options.items() if k != "row_group_size"}) as writer:
+        writer.write_table(table, row_group_size=options["row_group_size"])
+        if metadata:
+            writer.add_key_value_metadata(metadata)
 
 
 class Batch:
@@ -85,10 +109,11 @@ class Batch:
         self.pool = ThreadPoolExecutor(self.WRITERS)
 
     def write_parquet(self, target: Path, table: pa.Table, metadata: dict[str, str] | None = None,
-                      schema: pa.Schema | None = None) -> None:
+                      schema: pa.Schema | None = None, statistics: bool | list[str] = True) -> None:
         """Stage a Parquet file as ``write_parquet`` would write it, cast to ``schema`` (on the writer
-        thread, so that only the files being written are ever held twice)."""
-        self._stage(target, _parquet(table, metadata, schema))
+        thread, so that only the files being written are ever held twice), with min/max
+        ``statistics`` for every column or for the columns named."""
+        self._stage(target, _parquet(table, metadata, schema, statistics))
 
     def write_json(self, target: Path, document: Any) -> None:
         """Stage a JSON document as ``write_json`` would write it."""

@@ -83,6 +83,11 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+STATISTICS: dict[str, list[str]] = {"flag_usage_daily": ["day"]}
+"""The columns with min/max statistics in a dataset's files, where not every column: a month of
+usage is read by day (a row group spans days); its flags and apps span their whole range in every
+row group, so their statistics would cost the write and prune nothing."""
+
 PARTITION_KEY = {"day": re.compile(r"\d{4}-\d{2}-\d{2}"), "week": re.compile(r"\d{4}-\d{2}"),
                  "month": re.compile(r"\d{4}-\d{2}"), "flags": re.compile("latest")}
 
@@ -231,7 +236,7 @@ class Warehouse:
         for trend in partition.datasets:
             table = tables[trend]
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
-            batch.write_parquet(self.path(trend, partition), table, metadata, SCHEMAS[trend])
+            batch.write_parquet(self.path(trend, partition), table, metadata, SCHEMAS[trend], STATISTICS.get(trend, True))
             rows[trend] = table.num_rows
         record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
                   "code_version": code, "rows": rows}

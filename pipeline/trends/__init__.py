@@ -1,10 +1,10 @@
 """The seven trends and the flag-level datasets: from the lake, as of a set of snapshot moments, to
 one table per dataset.
 
-Each trend is a DuckDB query in ``sql/trends/``, each flag-level dataset one in ``sql/flags/``; the
-histories they share (flag, project and type-lifetime changes, environment enablement) are
-computed once per build, the daily usage of the days asked for once, and the states at each
-snapshot moment once per grain. A build takes any set of days, weeks and months at once (and the
+Each trend is a DuckDB query in ``sql/trends/``, the ``flags`` table one in ``sql/flags/`` (each day's
+usage is summed from its day file by ``usage.py``); the histories they share (flag, project and
+type-lifetime changes, environment enablement) are computed once per build, the daily usage of
+the days asked for once, and the states at each snapshot moment once per grain. A build takes any set of days, weeks and months at once (and the
 ``flags`` table as of one day), so a backfill of a year costs one pass, and a daily run a pass over
 one day, one week and one month.
 """
@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -79,11 +80,11 @@ TRENDS: dict[str, Trend] = {
 @dataclass(frozen=True)
 class Dataset:
     """One warehouse dataset: its name, its grain (day, week, month, or flags: one table as of a
-    day), and its query (for the month grain, the query of each day's rows: ``usage.py`` runs it)."""
+    day), and its query (None for the month grain: ``usage.py`` sums each day's rows)."""
 
     name: str
     grain: str
-    query: str
+    query: str | None
 
     @property
     def partition_column(self) -> str | None:
@@ -93,7 +94,7 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {
     **{t.name: Dataset(t.name, t.grain, f"trends/{t.name}") for t in TRENDS.values()},
-    "flag_usage_daily": Dataset("flag_usage_daily", "month", "flags/flag_usage_of_day"),
+    "flag_usage_daily": Dataset("flag_usage_daily", "month", None),
     "flags": Dataset("flags", "flags", "flags/flags"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
@@ -184,23 +185,26 @@ def _daily_usage(con, lake: Lake, month_days: list[dt.date], days: set[dt.date])
             by_day = con.sql(query).to_arrow_table()
         projects = {day: part.drop_columns(["day"]) for day, part in slices.runs(by_day, "day").items()}
     environments = con.sql("SELECT name, type FROM environments").to_arrow_table()
-    parts = usage.daily_usage(con, lake, days, projects, environments)
-    con.register("daily_usage", pa.concat_tables(parts) if parts else usage.COMPACT.empty_table())
+    parts = usage.daily_usage(lake, days, projects, environments)
+    con.register("daily_usage", pa.concat_tables(parts).unify_dictionaries() if parts else usage.COMPACT.empty_table())
     return parts
 
 
 def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
     """The ``flag_usage_daily`` rows of ``months``: their days' usage with any evaluations, by month,
-    in (day, flag, environment, app) order as the days came."""
-    chosen = []
+    in (day, flag, app, environment) order as the days came. Each month's columns share one
+    dictionary, made from that month's days alone, so a month's file is the same whatever else
+    the build holds."""
+    by_month: dict[str, list[pa.Table]] = {}
     for part in parts:
         month = calendar.month_id(part["day"][0].as_py())
         if month not in months:
             continue
         evaluated = pc.greater(pc.add(part["yes"], part["no"]), 0)
         part = part if pc.all(evaluated).as_py() else part.filter(evaluated)
-        month_column = pa.DictionaryArray.from_arrays(pa.array([0] * part.num_rows, pa.int32()), pa.array([month]))
-        chosen.append(part.select(FLAG_USAGE_COLUMNS[1:]).add_column(0, "month", month_column))
+        month_column = pa.DictionaryArray.from_arrays(np.zeros(part.num_rows, np.int32), pa.array([month]))
+        by_month.setdefault(month, []).append(part.select(FLAG_USAGE_COLUMNS[1:]).add_column(0, "month", month_column))
+    chosen = [pa.concat_tables(days).unify_dictionaries() for days in by_month.values()]
     return pa.concat_tables(chosen) if chosen else pa.table(
         {c: pa.array([], usage.COMPACT.field(c).type if c != "month" else pa.dictionary(pa.int32(), pa.string()))
          for c in FLAG_USAGE_COLUMNS})
