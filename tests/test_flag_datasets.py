@@ -77,6 +77,22 @@ def test_a_daily_run_rewrites_only_its_months_usage_and_the_flags_table(tmp_path
     assert sorted(p.key for p in planned if p.grain in ("month", "flags")) == ["2025-02", "latest"]
 
 
+def test_the_flags_table_as_of_an_earlier_day_counts_no_later_usage(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.metrics("a", "web", "production", "2025-01-15T10:00", yes=2, no=1)
+    u.metrics("a", "web", "production", "2025-01-25T10:00", yes=5, no=0)  # after the earlier day
+    u.metrics("a", "web", "production", "2025-02-05T10:00", yes=7, no=0)  # in a month stored by the first run
+    built(u, tmp_path, "2025-02-10")
+    assert flags(tmp_path)["a", 1]["last_evaluated_day"] == day("2025-02-05")
+    job.build(tmp_path, job.plan_run(tmp_path, day("2025-01-20")))
+    row = flags(tmp_path)["a", 1]
+    # as of the end of 2025-01-20 only the 15th counts: 3 evaluations, within 7, 30 and 90 days
+    assert (row["as_of"], row["last_evaluated_day"], row["evaluations_7d"], row["evaluations_30d"]) == (
+        day("2025-01-20"), day("2025-01-15"), 3, 3)
+
+
 def test_a_flag_deleted_and_created_again_is_two_incarnations(tmp_path):
     u = Instance()
     u.project("p")

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -158,7 +159,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
         if months:
             tables["flag_usage_daily"] = rows
         if flags_as_of is not None:
-            _usage_history(con, usage_files)
+            _usage_history(con, usage_files, flags_as_of)
         grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
@@ -213,15 +214,15 @@ def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
 FLAG_USAGE_COLUMNS = ("month", "day", "flag", "environment", "environment_type", "app_name", "project", "type", "yes", "no")
 
 
-def _usage_history(con, usage_files: list[str]) -> None:
-    """``usage_history``: every day's usage, from this build's ``flag_usage_daily`` rows and the
-    warehouse's ``flag_usage_daily`` files of the other months."""
+def _usage_history(con, usage_files: list[str], through: dt.date) -> None:
+    """``usage_history``: every day's usage up to ``through``, from this build's ``flag_usage_daily``
+    rows and the warehouse's ``flag_usage_daily`` files of the other months. The day is compared
+    with a constant here: as a subquery in the query it was a nested loop over every row."""
     columns = "day, flag, environment_type, yes, no"
-    computed = "SELECT " + columns + " FROM flag_usage_daily_rows"
+    history = con.table("flag_usage_daily_rows").select(columns)
     if usage_files:
-        con.read_parquet(list(usage_files)).select(columns).create_view("stored_usage")
-        computed += " UNION ALL SELECT " + columns + " FROM stored_usage"
-    con.execute(f"CREATE TEMP VIEW usage_history AS {computed}")
+        history = history.union(con.read_parquet(list(usage_files)).select(columns))
+    history.filter(duckdb.ColumnExpression("day") <= duckdb.ConstantExpression(through)).create_view("usage_history")
 
 
 LIFECYCLE_STAGES = ("develop", "production", "cleanup")

@@ -12,7 +12,8 @@
 -- of stale, potentially_stale, completed (lifecycle stage), not_evaluated_30_days (created over 30
 -- days before the moment and not evaluated in the last 30 days) that applies, else null.
 -- Inputs: snapshots (one row), flag_history, flag_states_at, environment_enablement, environments,
---         lifecycle_stages_at, usage_history(day, flag, environment_type, yes, no).
+--         lifecycle_stages_at, usage_history(day, flag, environment_type, yes, no; the days up to the
+--         moment's).
 WITH moment AS (
     SELECT snapshot_at, snapshot_at::DATE AS as_of FROM snapshots
 ),
@@ -68,8 +69,17 @@ usage AS (
         sum(u.yes + u.no) AS evaluations,
         bool_or(coalesce(u.environment_type = 'production', false)) AS in_production
     FROM usage_history AS u
-    WHERE u.day <= (SELECT as_of FROM moment) AND u.yes + u.no > 0
+    WHERE u.yes + u.no > 0
     GROUP BY u.flag, u.day
+),
+
+spans AS (
+    SELECT
+        flag,
+        incarnation,
+        created_at,
+        lead(created_at) OVER (PARTITION BY flag ORDER BY created_at, incarnation) AS next_created_at
+    FROM incarnations
 ),
 
 usage_of AS (
@@ -82,7 +92,8 @@ usage_of AS (
         sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 30) AS evaluations_30d,
         sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 90) AS evaluations_90d
     FROM usage AS u
-    ASOF JOIN incarnations AS i ON i.flag = u.flag AND i.created_at < (u.day + 1)::TIMESTAMPTZ
+    JOIN spans AS i ON i.flag = u.flag AND i.created_at < (u.day + 1)::TIMESTAMPTZ
+        AND (i.next_created_at IS NULL OR i.next_created_at >= (u.day + 1)::TIMESTAMPTZ)
     CROSS JOIN moment AS m
     GROUP BY i.flag, i.incarnation
 ),
