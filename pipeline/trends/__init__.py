@@ -187,16 +187,15 @@ def _daily_usage(con, lake: Lake, month_days: list[dt.date], days: set[dt.date])
         projects = {day: part.drop_columns(["day"]) for day, part in slices.runs(by_day, "day").items()}
     environments = con.sql("SELECT name, type FROM environments").to_arrow_table()
     parts = usage.daily_usage(lake, days, projects, environments)
-    con.register("daily_usage", pa.concat_tables(parts).unify_dictionaries() if parts else usage.COMPACT.empty_table())
+    con.register("daily_usage", pa.concat_tables(parts) if parts else usage.COMPACT.empty_table())
     return parts
 
 
 def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
     """The ``flag_usage_daily`` rows of ``months``: their days' usage with any evaluations, by month,
-    in (day, flag, app, environment) order as the days came. Each month's columns share one
-    dictionary, made from that month's days alone, so a month's file is the same whatever else
-    the build holds."""
-    by_month: dict[str, list[pa.Table]] = {}
+    in (day, flag, app, environment) order as the days came. Each day keeps its own dictionaries,
+    made from its file alone, so a month's file is the same whatever else the build holds."""
+    chosen = []
     for part in parts:
         month = calendar.month_id(part["day"][0].as_py())
         if month not in months:
@@ -204,8 +203,7 @@ def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
         evaluated = pc.greater(pc.add(part["yes"], part["no"]), 0)
         part = part if pc.all(evaluated).as_py() else part.filter(evaluated)
         month_column = pa.DictionaryArray.from_arrays(np.zeros(part.num_rows, np.int32), pa.array([month]))
-        by_month.setdefault(month, []).append(part.select(FLAG_USAGE_COLUMNS[1:]).add_column(0, "month", month_column))
-    chosen = [pa.concat_tables(days).unify_dictionaries() for days in by_month.values()]
+        chosen.append(part.select(FLAG_USAGE_COLUMNS[1:]).add_column(0, "month", month_column))
     return pa.concat_tables(chosen) if chosen else pa.table(
         {c: pa.array([], usage.COMPACT.field(c).type if c != "month" else pa.dictionary(pa.int32(), pa.string()))
          for c in FLAG_USAGE_COLUMNS})

@@ -58,7 +58,9 @@ def daily_usage(lake: Lake, days: Collection[dt.date], projects: dict[dt.date, p
 
     workers = int(os.environ.get("INSIGHTS_DUCKDB_THREADS", "0") or 0) or os.cpu_count() or 2
     with ThreadPoolExecutor(min(workers, 4)) as pool:
-        return [t for t in pool.map(one, day_files(lake, days).items()) if t.num_rows]
+        tables = [t for t in pool.map(one, day_files(lake, days).items()) if t.num_rows]
+    pa.default_memory_pool().release_unused()  # the day files' rows are gone: give their memory back
+    return tables
 
 
 def day_sums(path: str) -> pa.Table:
