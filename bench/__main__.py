@@ -119,6 +119,8 @@ def main() -> None:
         figures.append(("the flag datasets add to the daily run (s)", daily - median(dailies["year-trends"]), None,
                         "reported"))
         figures.append(("daily run peak RSS (MiB)", max(d["peak_rss_mib"] for d in dailies["year"]), None, "reported"))
+        figures.append(("daily run, the seven trends alone, peak RSS (MiB)",
+                        max(d["peak_rss_mib"] for d in dailies["year-trends"]), None, "reported"))
         figures.append(("flags table on disk (MB)", stored["flags"] / 1e6, None, "reported"))
         startup = step("prefect_startup")
         figures.append(("Prefect start-up, temporary server (s)", startup["wall_seconds"], None, "reported apart"))

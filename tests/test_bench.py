@@ -22,7 +22,7 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "full backfill, the seven trends alone (s)", "flag_usage_daily adds to the backfill (s)",
         "full backfill, trends alone, peak RSS (MiB)", "flag_usage_daily on disk (MB)",
         "daily run, full history, the seven trends alone (s)", "the flag datasets add to the daily run (s)",
-        "daily run peak RSS (MiB)", "flags table on disk (MB)",
+        "daily run peak RSS (MiB)", "daily run, the seven trends alone, peak RSS (MiB)", "flags table on disk (MB)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
