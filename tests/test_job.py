@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 
 from pipeline import document, job
 from pipeline.sources.sample import SampleSource
-from pipeline.warehouse import Warehouse
+from pipeline.warehouse import SCHEMAS, Warehouse
 from tests.instance import Instance
 
 AS_OF = dt.date(2024, 3, 10)
@@ -53,6 +53,16 @@ def test_every_warehouse_file_names_its_build(tmp_path):
     build = json.loads(metadata[b"insights.build"])
     assert build["partition"] == "day=2024-03-01" and build["snapshot_at"] == "2024-03-01T23:59:59.999000+00:00"
     assert metadata[b"insights.run"].decode() == f"build-g{build['input_generation']}-{build['code_version']}"
+
+
+def test_every_warehouse_file_reads_back_with_its_datasets_columns_and_its_build(tmp_path):
+    # the usage is written with its strings dictionary-encoded: a reader still sees plain strings
+    run(tmp_path, AS_OF)
+    for dataset, schema in SCHEMAS.items():
+        path = next((tmp_path / "warehouse" / dataset).rglob("part-0.parquet"))
+        stored = pq.read_schema(path)
+        assert stored.remove_metadata().equals(schema), dataset
+        assert json.loads(stored.metadata[b"insights.build"])["partition"].split("=")[0] in ("day", "week", "month", "flags")
 
 
 def day_instance() -> Instance:
