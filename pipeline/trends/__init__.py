@@ -4,9 +4,9 @@ one table per dataset.
 Each trend is a DuckDB query in ``sql/trends/``, the ``flags`` table one in ``sql/flags/`` (each day's
 usage is summed from its day file by ``usage.py``); the histories they share (flag, project and
 type-lifetime changes, environment enablement) are computed once per build, the daily usage of
-the days asked for once, and the states at each snapshot moment once per grain. A build takes any set of days, weeks and months at once (and the
-``flags`` table as of one day), so a backfill of a year costs one pass, and a daily run a pass over
-one day, one week and one month.
+the days asked for once, and the states at each snapshot moment once per grain. A build takes any
+set of days, weeks and months at once (and the ``flags`` table as of one day), so a backfill of a
+year costs one pass, and a daily run a pass over one day, one week and one month.
 """
 
 from __future__ import annotations

@@ -79,13 +79,12 @@ def day_sums(path: str) -> pa.Table:
         return rows
     codes = [_codes(rows[name].chunk(0)) for name in KEY]
     first = _run_starts(codes)
-    keys = _key_numbers(codes, rows, first)
-    ordered = np.sort(keys)
+    ordered = np.sort(_key_numbers(codes, rows, first))
     if np.any(ordered[1:] == ordered[:-1]):  # a key in several runs: order the rows by key first
-        order = pa.array(np.argsort(_key_numbers(codes, rows), kind="stable"))
-        rows = rows.take(order)
-        codes = [_codes(rows[name].chunk(0)) for name in KEY]
-        first = _run_starts(codes)
+        numbers = _key_numbers(codes, rows)
+        order = np.argsort(numbers, kind="stable")
+        rows = rows.take(pa.array(order))
+        first = _run_starts([numbers[order]])
     taken = pa.array(first)
     sums = {name: np.add.reduceat(rows[name].chunk(0).fill_null(0).to_numpy(), first) for name in ("yes", "no")}
     return pa.table({**{name: rows[name].chunk(0).take(taken) for name in KEY},
