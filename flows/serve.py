@@ -24,6 +24,24 @@ def daily_deployment(cron: str = DAILY, data_dir: str = "data"):
     )
 
 
+def prefect_server_problem() -> str | None:
+    """Why this process cannot serve a schedule, in one line, or None: PREFECT_API_URL must name a
+    Prefect server that answers (the temporary server Prefect would otherwise start dies with this
+    process, and its schedules with it)."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    start = "start one with `prefect server start`, then export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    url = PREFECT_API_URL.value()
+    if not url:
+        return f"insights serve needs a Prefect server to keep its schedule, and PREFECT_API_URL names none: {start}"
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as error:
+        return f"no Prefect server answers at PREFECT_API_URL={url} ({type(error).__name__}): {start}"
+    return None
+
+
 def serve(cron: str = DAILY, data_dir: str = "data") -> None:
     """Register the daily deployment and run its scheduled flow runs until stopped."""
     from prefect import serve as serve_deployments

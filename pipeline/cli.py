@@ -2,27 +2,34 @@
 
 Results go to stdout; progress and logs to stderr. A usage error (a bad date, ``--from`` after
 ``--to``, an unknown source) is one line on stderr and exit code 2; a failed run is one line and
-exit code 1; ``--debug`` adds the traceback.
+exit code 1; Ctrl-C or SIGTERM one line and exit 130 or 143 (``pipeline.interrupts``); ``--debug``,
+before or after the command, adds the traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
+import socket
 import sys
 import traceback
 from pathlib import Path
 
 import click
 
-from pipeline import calendar
+from pipeline import calendar, interrupts
 from pipeline.lock import DataDirBusy, DataDirUnusable, exclusive, usable_data_dir
 
 log = logging.getLogger("pipeline.cli")
 
 DEFAULT_DATA_DIR = "data"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class CannotServe(RuntimeError):
+    """A server that cannot start: its port is taken, or the Prefect server it needs is missing."""
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -68,16 +75,7 @@ wait_option = click.option(
 )
 
 
-@click.group(context_settings=CONTEXT)
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Open Unleash Insights: rebuild Unleash's instance insights from its raw data.
-
-    Land raw Unleash data in a Parquet lake, compute the seven insight trends into a Parquet
-    warehouse, and write the JSON document of GET /api/admin/insights.
-    """
-    ctx.obj = {"debug": debug}
+def _logging(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -85,6 +83,33 @@ def cli(ctx: click.Context, debug: bool) -> None:
         force=True,
     )
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _debug_later(ctx: click.Context, _param, debug: bool) -> None:
+    if debug:
+        ctx.find_root().obj["debug"] = True
+        _logging(True)
+
+
+DEBUG_HELP = "Show tracebacks and debug logs."
+debug_option = click.option("--debug", is_flag=True, expose_value=False, callback=_debug_later, help=DEBUG_HELP)
+"""``--debug`` after a command's name too, where a user also puts it."""
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Open Unleash Insights: rebuild Unleash's instance insights from its raw data.
+
+    Land raw Unleash data in a Parquet lake, compute the seven insight trends into a Parquet
+    warehouse, and write the JSON document of GET /api/admin/insights.
+    """
+    if ctx.invoked_subcommand is None:  # bare `insights`: the help, commands listed
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    ctx.obj = {"debug": debug}
+    _logging(debug)
 
 
 def _prefect_terminal(ctx: click.Context) -> None:
@@ -96,6 +121,7 @@ def _prefect_terminal(ctx: click.Context) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @click.option(
     "--source",
     default="sample",
@@ -136,6 +162,7 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @click.option("--from", "first", type=DAY, help="First day of the range. [default: --to minus one month]")
 @click.option("--to", "last", type=DAY, help="Last day of the range (included). [default: today]")
 @data_dir_option
@@ -170,6 +197,7 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @click.option("--from", "first", type=DAY, required=True, help="First day to recompute.")
 @click.option("--to", "last", type=DAY, required=True, help="Last day to recompute (included).")
 @data_dir_option
@@ -204,22 +232,28 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @click.option("--cron", default="30 0 * * *", show_default=True, help="When to run, as a cron expression in UTC.")
 @data_dir_option
 @click.pass_context
 def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
     """Serve the daily deployment `insights-run/daily` until stopped.
 
-    Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL). Each run builds
-    up to the UTC day before its scheduled time; the source comes from INSIGHTS_SOURCE.
+    Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL), which keeps the
+    schedule: without one that answers, it refuses to start. Each run builds up to the UTC day
+    before its scheduled time; the source comes from INSIGHTS_SOURCE.
     """
-    from flows.serve import serve as serve_daily
+    from flows.serve import prefect_server_problem, serve as serve_daily
 
+    problem = prefect_server_problem()
+    if problem:
+        raise CannotServe(problem)
     _prefect_terminal(ctx)
     serve_daily(cron, str(data_dir.absolute()))
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="INSIGHTS_WEB_HOST",
               help="Address to listen on (env INSIGHTS_WEB_HOST); only this machine by default.")
@@ -241,11 +275,27 @@ def web(data_dir: Path, host: str, port: int) -> None:
     from pipeline.server.tokens import Tokens
 
     app = create_app(data_dir.absolute(), Tokens.from_environment())
+    listening = _listening_socket(host, port)
     log.info("serving the insights of %s on http://%s:%d", data_dir.absolute(), host, port)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", server_header=False)
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning", server_header=False))
+    server.run(sockets=[listening])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening; ``CannotServe`` in one line where it cannot be."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except socket.gaierror as error:
+        raise CannotServe(f"cannot listen on {host}: {error.strerror}; pass --host an address of this machine") from None
+    except OSError as error:
+        hint = ("another process listens there: stop it, or pass --port another port" if error.errno == errno.EADDRINUSE
+                else "pass --host an address of this machine and --port a free port")
+        raise CannotServe(f"cannot listen on {host}:{port}: {os.strerror(error.errno) if error.errno else error}; {hint}") from None
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the sample's raw lake into (an export directory).")
 @click.option("--date", "date", type=DAY, help="The day the sample's history runs up to. [default: today]")
@@ -261,6 +311,7 @@ def sample(out: Path, date: dt.date | None, seed: int) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@debug_option
 def reference() -> None:
     """Print the command line reference (Markdown), as docs/cli.md holds it."""
     click.echo(cli_reference(), nl=False)
@@ -281,25 +332,35 @@ def cli_reference() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``insights`` console script."""
+    """Entry point of the ``insights`` console script.
+
+    As the console script (``argv`` None) the command runs under ``pipeline.interrupts``'s
+    supervisor, so Ctrl-C and SIGTERM end it within seconds; a caller passing ``argv`` (the tests)
+    runs it in its own process.
+    """
     from pipeline.document import InvalidDocument
     from pipeline.job import NothingLanded
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
 
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    if argv is None:
+        code = interrupts.supervised(" ".join(["insights", *[a for a in args if a in cli.commands][:1]]), debug)
+        if code is not None:
+            sys.exit(code)
     try:
-        code = cli.main(args=argv, prog_name="insights", standalone_mode=False)
+        code = cli.main(args=args, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
         _fail(str(error), 2, debug)
-    except (DataDirBusy, NothingLanded, TokensMissing) as error:
+    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)
     except click.Abort:
-        _fail("aborted", 1, debug)
+        _fail("interrupted", 130, debug)
     except InvalidDocument as error:
         _fail(str(error), 1, debug)
     except Exception as error:  # noqa: BLE001 - every failure becomes one line and exit 1

@@ -444,10 +444,11 @@ class Lake:
             return
         committed = {Path(p) for e in self.state["entities"] for p in self.files(e) + self.snapshot_files(e)}
         committed |= {self.root / f for names in self.state.get("quarantine", {}).values() for f in names}
-        for path in self.root.rglob("*.parquet"):
-            if path not in committed:
-                log.info("removing %s, written by a landing that did not commit", path)
-                path.unlink()
+        orphans = [path for path in self.root.rglob("*.parquet") if path not in committed]
+        for path in orphans:
+            path.unlink()
+        if orphans:
+            log.info("removed %d files under %s that a landing which did not commit had written", len(orphans), self.root)
 
 
 def earliest_changed_instant(entity: Entity, old: pl.DataFrame, new: pl.DataFrame) -> dt.datetime | None:

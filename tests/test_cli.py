@@ -116,3 +116,57 @@ def test_a_busy_data_directory_is_one_line_and_exit_1(capsys, tmp_path):
     with held_by_another_run(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
         code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
     assert code == 1 and len(err.splitlines()) == 1 and "is in use by pid" in err and "--wait" in err
+
+
+def test_bare_insights_prints_the_help_with_every_command(capsys):
+    code, out, err = call(capsys)
+    assert code == 0 and err == "" and out.startswith("Usage: insights")
+    assert all(f"  {name} " in out for name in cli.commands)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_is_taken_before_or_after_the_command(capsys, tmp_path, where):
+    command = ["export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path / "none")]
+    code, _, err = call(capsys, *(["--debug", *command] if where == "before" else [*command, "--debug"]))
+    assert code == 1 and "Traceback" in err and err.splitlines()[-1].startswith("insights: error: data directory")
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("/no/such/dir", "source /no/such/dir: no such directory"),
+    ("./pyproject.toml", "source ./pyproject.toml: is not a directory"),
+])
+def test_a_source_folder_that_is_not_there_says_so_in_one_line_exit_2(capsys, source, message):
+    code, out, err = call(capsys, "run", "--source", source)
+    assert code == 2 and out == "" and err.splitlines() == [f"insights: error: {message} (use `sample`, a "
+                                                            "postgresql:// URL or an export directory)"]
+
+
+def test_web_on_a_busy_port_is_one_line_and_exit_1_before_it_says_it_serves(capsys, tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("INSIGHTS_WEB_TOKENS", "a-token-long-enough-for-the-server")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = call(capsys, "web", "--data-dir", str(tmp_path), "--port", str(port))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"insights: error: cannot listen on 127.0.0.1:{port}: Address already in use; another "
+                                "process listens there: stop it, or pass --port another port"]
+
+
+@pytest.mark.parametrize(("api_url", "message"), [
+    (None, "insights serve needs a Prefect server to keep its schedule, and PREFECT_API_URL names none"),
+    ("http://127.0.0.1:9/api", "no Prefect server answers at PREFECT_API_URL=http://127.0.0.1:9/api (ConnectError)"),
+])
+def test_serve_without_a_prefect_server_refuses_in_one_line_saying_how_to_start_one(tmp_path, api_url, message):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    if api_url:
+        environment["PREFECT_API_URL"] = api_url
+    done = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "serve", "--data-dir",
+                           str(tmp_path)], env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"insights: error: {message}") and "`prefect server start`" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from pipeline.sources.base import Source, SourceError, SourceRefused, SourceUnavailable, UnknownSource
@@ -27,4 +28,8 @@ def open_source(spec: str, as_of: dt.date, seed: int = 1) -> Source:
         from pipeline.sources.export_dir import ExportDirSource
 
         return ExportDirSource(Path(spec))
-    raise UnknownSource(f"unknown source {spec!r}: use `sample`, a postgresql:// URL or an export directory")
+    kinds = "use `sample`, a postgresql:// URL or an export directory"
+    if "://" not in spec and (os.sep in spec or spec.startswith((".", "~"))):  # meant as a folder
+        problem = "is not a directory" if Path(spec).exists() else "no such directory"
+        raise UnknownSource(f"source {spec}: {problem} ({kinds})")
+    raise UnknownSource(f"unknown source {spec!r}: {kinds}")

@@ -1,0 +1,128 @@
+"""Ctrl-C and SIGTERM end a command within seconds, in one line, whatever it is doing.
+
+The ``insights`` process that a terminal or a service manager signals is a small supervisor: the
+command itself runs in a forked child, in a process group of its own with everything it starts
+(Prefect's temporary server, Dask's local workers). On SIGINT, SIGTERM or SIGHUP the supervisor
+passes SIGINT to the child, which unwinds (the run lock released, the manifest written, Prefect
+told) with its terminal output silenced unless ``--debug``. Whatever of the group still runs
+``GRACE_SECONDS`` later (a query deep in native code, a Prefect client retrying a server that is
+gone) is killed. A second signal kills at once.
+
+Nothing half-written is visible either way: every file is staged and published by an atomic
+rename, the lake by its state file, the warehouse by its commit (a build killed inside its commit
+leaves the warehouse refused to readers, never mixed, until the next build commits), and the next
+run clears what the interrupted one staged.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+
+GRACE_SECONDS = 6.0
+"""How long an interrupted command may take to unwind before its process group is killed."""
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+"""The shell's convention: 128 + the signal's number."""
+
+_PR_SET_PDEATHSIG = 1
+
+
+def supervised(command: str, debug: bool) -> int | None:
+    """Fork: in the child, return None and carry on with the command; in this process, wait for the
+    child, pass signals on, and return the exit code to leave with.
+
+    ``command`` names what runs (``insights run``), for the one line an interruption prints.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        _become_child(parent, debug)
+        return None
+    return _supervise(child, command)
+
+
+def _become_child(parent: int, debug: bool) -> None:
+    os.setpgid(0, 0)  # the terminal's Ctrl-C reaches the supervisor only; it decides what the group gets
+    try:  # the command ends with its supervisor, even a supervisor killed outright
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(EXIT_CODES[signal.SIGHUP])
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+    def interrupted(number, frame):
+        if not debug:
+            _silence()
+        signal.default_int_handler(number, frame)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
+def _silence() -> None:
+    """Send this process's stdout and stderr to /dev/null: an interrupted command's unwinding (Prefect's
+    crash report, a retrying client) is not the user's business; the supervisor prints one line."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for descriptor in (1, 2):
+        os.dup2(null, descriptor)
+    os.close(null)
+
+
+def _supervise(child: int, command: str) -> int:
+    received: list[int] = []
+
+    def forward(number, _frame):
+        received.append(number)
+        if len(received) == 1:
+            _signal_group(child, signal.SIGINT, only_leader=True)
+        else:
+            _signal_group(child, signal.SIGKILL)
+
+    for number in EXIT_CODES:
+        signal.signal(number, forward)
+    status = _wait(child, received)
+    if not received:
+        if os.WIFSIGNALED(status):
+            sys.stderr.write(f"insights: error: {command} was killed by signal {os.WTERMSIG(status)} "
+                             f"({signal.Signals(os.WTERMSIG(status)).name})\n")
+            return 128 + os.WTERMSIG(status)
+        return os.waitstatus_to_exitcode(status)
+    _signal_group(child, signal.SIGKILL)  # whatever it started and left behind
+    how = "Ctrl-C" if received[0] == signal.SIGINT else signal.Signals(received[0]).name
+    sys.stderr.write(f"insights: {command} interrupted ({how}); nothing half-written is visible, "
+                     "and the next run clears what it left\n")
+    return EXIT_CODES[received[0]]
+
+
+def _wait(child: int, received: list[int]) -> int:
+    """The child's wait status; once a signal came, at most ``GRACE_SECONDS`` before the group is killed.
+
+    Polls: a blocking wait would resume after the signal handler (PEP 475) and never see the deadline."""
+    deadline = None
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid == child:
+            return status
+        if received and deadline is None:
+            deadline = time.monotonic() + GRACE_SECONDS
+        elif deadline is not None and time.monotonic() >= deadline:
+            _signal_group(child, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05 if received else 0.25)
+
+
+def _signal_group(child: int, number: int, only_leader: bool = False) -> None:
+    try:
+        if only_leader:
+            os.kill(child, number)
+        else:
+            os.killpg(child, number)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,92 @@
+"""Ctrl-C and SIGTERM: a command ends within 10 s, in one line, exit 130 or 143, and the next run heals in silence."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+RUN = [sys.executable, "-c", "from pipeline.cli import main; main()", "run", "--date", "2025-03-03"]
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    """A user's shell: no Prefect server configured, so Prefect starts (and must stop) a temporary one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    return env
+
+
+def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int) -> tuple[int, float, list[str], list[str]]:
+    """Start `insights run`, send ``number`` when stderr shows ``marker``; its exit code, the seconds it
+    took to end after the signal, stderr's lines before the signal and after it."""
+    process = subprocess.Popen([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    before: list[str] = []
+    for line in process.stderr:
+        before.append(line)
+        if marker in line:
+            break
+    else:
+        pytest.fail(f"the run ended before {marker!r}: {''.join(before)}")
+    process.send_signal(number)
+    sent = time.monotonic()
+    after: list[str] = []
+    reader = threading.Thread(target=lambda: after.extend(process.stderr))
+    reader.start()
+    code = process.wait(timeout=60)
+    took = time.monotonic() - sent
+    reader.join(timeout=5)
+    return code, took, before, after
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A run that nothing interrupted, for what a healed run must equal."""
+    home = tmp_path_factory.mktemp("clean")
+    done = subprocess.run([*RUN, "--data-dir", str(home / "data")], cwd=ROOT, env=environment(home),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return home / "data", done
+
+
+@pytest.mark.parametrize(("phase", "marker"), [("landing", "Beginning flow run"), ("building", "Task run 'land-")])
+def test_ctrl_c_ends_a_run_within_10_s_in_one_line_and_the_next_run_heals_quietly(tmp_path, clean_run, phase, marker):
+    data_dir = tmp_path / "data"
+    code, took, _, after = run_until(tmp_path, data_dir, marker, signal.SIGINT)
+    assert code == 130 and took < 10, (phase, code, took, after)
+    assert len(after) <= 3 and not any("Traceback" in line for line in after), after
+    assert after[-1].startswith("insights: insights run interrupted (Ctrl-C); nothing half-written is visible")
+    time.sleep(1)
+    assert not _still_running(str(tmp_path / "prefect-home")), "the temporary Prefect server outlived the run"
+
+    healed = subprocess.run([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path),
+                            capture_output=True, text=True, timeout=300)
+    clean_dir, clean = clean_run
+    assert healed.returncode == 0, healed.stderr
+    assert len(healed.stderr.splitlines()) <= len(clean.stderr.splitlines()) + 5, healed.stderr
+    assert "Traceback" not in healed.stderr
+    name = Path(clean.stdout.split()[-1]).name
+    assert (data_dir / "documents" / name).read_bytes() == (clean_dir / "documents" / name).read_bytes()
+
+
+def test_sigterm_ends_a_run_within_10_s_with_exit_143(tmp_path):
+    code, took, _, after = run_until(tmp_path, tmp_path / "data", "Task run 'land-", signal.SIGTERM)
+    assert code == 143 and took < 10, (code, took, after)
+    assert len(after) <= 3 and after[-1].startswith("insights: insights run interrupted (SIGTERM)"), after
+    time.sleep(1)
+    assert not _still_running(str(tmp_path / "prefect-home")), "the temporary Prefect server outlived the run"
+
+
+def _still_running(fragment: str) -> bool:
+    for status in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if fragment.encode() in status.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
