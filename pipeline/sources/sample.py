@@ -65,6 +65,7 @@ class _Flag:
     deleted: bool = False
     enabled: dict[str, dt.datetime] = field(default_factory=dict)
     stages: dict[str, dt.datetime] = field(default_factory=dict)
+    unused_from: dt.datetime | None = None
 
 
 @dataclass
@@ -84,6 +85,8 @@ class _Simulation:
         self.s, self.seed, self.as_of = settings, seed, as_of
         self.cutoff = day_cutoff(as_of)
         self.rng = random.Random(seed)
+        # later additions draw from their own generator, so the instance the first one makes stays as it was
+        self.code_rng = random.Random(f"{seed}-code")
         self.env_types = {e["name"]: e["type"] for e in settings["environments"]}
         self.lifetimes = {t: spec.get("lifetime_days") for t, spec in settings["flag_types"].items()}
         self.project_archived: dict[str, dt.datetime] = {}
@@ -242,6 +245,9 @@ class _Simulation:
                 self._schedule(when, step, flag.name)
         if (when := self._after(at, "archive")) is not None:
             self._schedule(when, "archive", flag.name)
+        removed = self.s["flag_life"]["code_removed"]
+        if self.code_rng.random() < removed["chance"]:  # its code is gone: no SDK evaluates it any more
+            flag.unused_from = at + dt.timedelta(days=self.code_rng.randint(*removed["after"]))
 
     def _live(self, name: str) -> _Flag | None:
         flag = self.flags.get(name)
@@ -404,7 +410,10 @@ class _Simulation:
         first_hourly = self.as_of - dt.timedelta(days=self.s["hourly_metrics_days"] - 1)
         by_day: dict[dt.date, list[tuple]] = {}
         for name, env, since, until in spans:
-            last = min((until or self.cutoff) - dt.timedelta(microseconds=1), self.cutoff - dt.timedelta(microseconds=1))
+            until = min(t for t in (until, flags[name].unused_from, self.cutoff) if t is not None)
+            last = until - dt.timedelta(microseconds=1)
+            if last < since:
+                continue
             for day in days(since.date(), last.date()):
                 first_hour = since.hour if day == since.date() else 0
                 last_hour = last.hour if day == last.date() else 23
