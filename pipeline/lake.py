@@ -185,6 +185,9 @@ class Lake:
                 "generation": generation,
                 "source": source,
                 "extracted_at": _text(landing.extracted_at),
+                # when it was landed, by this machine's clock: what the dashboard tells people (a
+                # sample's extraction is the end of its simulated day); no dataset reads it
+                "landed_at": dt.datetime.now(UTC).isoformat(timespec="seconds"),
                 "rows": landing.rows,
                 "quarantined": landing.quarantined,
                 "affects_from": EVERYTHING if landing.changes_everything else _text(landing.affects_from),

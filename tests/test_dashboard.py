@@ -253,3 +253,82 @@ def test_the_file_stays_small(page_file):
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def open_at(chromium, how: str, page_file, server, width: int, height: int, view: str = "") -> Page:
+    page = Page(chromium.new_page(viewport={"width": width, "height": height}))
+    if how == "file":
+        page.tab.goto(page_file.as_uri() + (f"#{view}" if view else ""))
+    else:
+        page.tab.goto(f"{server}/" + (f"#{view}" if view else ""))
+        page.tab.fill("input[name=token]", TOKEN)
+        page.tab.click("button[type=submit]")
+    page.drawn()
+    return page
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_at_phone_width_nothing_scrolls_sideways(chromium, page_file, server, how):
+    page = open_at(chromium, how, page_file, server, 360, 740, f"from={FIRST}&to={LAST}")
+    assert page.tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]") == [360, 360]
+    widths = page.tab.eval_on_selector_all(".widget", "els => els.map(e => e.getBoundingClientRect().right)")
+    assert widths and max(widths) <= 360
+    assert page.errors == []
+
+
+def test_the_partial_week_is_drawn_apart_and_said_in_its_table(chromium, page_file):
+    page = open_file(chromium, page_file)  # ends on Saturday 2026-01-31: week 2026-05 holds Monday to Saturday
+    marked = page.tab.eval_on_selector_all("[data-table='evaluations'] tr.partial th", "els => els.map(e => e.textContent)")
+    assert marked == ["2026-05 (partial: its days so far)"]
+    labels = page.tab.eval_on_selector_all("[data-chart='evaluations'] g[aria-label^='X-axis'] .role-axis-label text",
+                                           "els => els.map(e => e.textContent)")
+    assert labels[-1] == "2026-05 (partial)" and labels[:-1] == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    dashed = page.tab.eval_on_selector_all("[data-chart='evaluations'] path[stroke-dasharray]", "els => els.length")
+    assert dashed == 3  # evaluations, exposed, not exposed: each a dashed last step
+    assert page.tab.eval_on_selector_all("[data-table='users'] tr.partial", "els => els.length") == 0  # a whole day
+
+
+def test_count_axes_have_whole_number_ticks(chromium, page_file):
+    import re
+
+    page = open_file(chromium, page_file, "from=2026-01-19&to=2026-01-31")  # two weeks: small weekly counts
+    for chart in ["users", "flags", "production", "creation", "evaluations", "updates", "lifecycle"]:
+        ticks = page.tab.eval_on_selector_all(f"[data-chart='{chart}'] g[aria-label^='Y-axis'] .role-axis-label text",
+                                              "els => els.map(e => e.textContent)")
+        assert ticks and all(re.fullmatch(r"[\d,]+", t) for t in ticks) and len(set(ticks)) == len(ticks), (chart, ticks)
+
+
+def test_the_files_picker_says_its_range_and_disables_presets_beyond_it(chromium, page_file):
+    page = open_file(chromium, page_file)
+    note = page.tab.text_content("#range-note")
+    assert note.startswith(f"This file holds {FIRST} to {LAST} only")
+    disabled = {b: page.tab.is_disabled(f"button[data-weeks='{b}']") for b in (4, 13, 52, 0)}
+    assert disabled == {4: False, 13: True, 52: True, 0: False}
+    assert page.tab.text_content("button[data-weeks='0']") == "All in this file"
+
+
+@pytest.mark.parametrize(("how", "view", "words"), [
+    ("file", "from=2030-01-01&to=2020-01-01", "from 2030-01-01 is after to 2020-01-01"),
+    ("served", "from=2030-01-01&to=2020-01-01", "from 2030-01-01 is after to 2020-01-01"),
+    ("file", "from=2025-02-30&to=2026-01-10", 'from "2025-02-30" is not a day written YYYY-MM-DD'),
+    ("file", "from=2020-01-01&to=2026-01-10", f"this file holds {FIRST} to {LAST} only"),
+])
+def test_a_range_the_page_cannot_show_is_refused_in_words(chromium, page_file, server, how, view, words):
+    page = open_at(chromium, how, page_file, server, 1300, 900, view)
+    notice = page.tab.text_content("#notice")
+    assert notice.startswith("The link's range cannot be shown: ") and words in notice, notice
+    assert page.tab.get_attribute("#notice", "role") == "alert"
+
+
+def test_the_project_list_shows_every_name(chromium, page_file):
+    page = open_file(chromium, page_file)
+    size, options = page.tab.evaluate("[document.getElementById('projects').size, document.getElementById('projects').options.length]")
+    assert options >= 5 and size == options
+
+
+def test_the_header_says_when_the_data_was_landed_and_which_days_it_holds(chromium, sample_warehouse, page_file):
+    landed = dt.datetime.fromisoformat(Lake(sample_warehouse).landings[-1]["landed_at"]).astimezone(dt.timezone.utc)
+    page = open_file(chromium, page_file)
+    header = page.tab.text_content(".provenance")
+    assert f"landed {landed:%Y-%m-%d %H:%M} UTC (extracted up to 2026-01-31 23:59 UTC" in header
+    assert "the warehouse holds 2024-01-01 to 2026-01-31" in header

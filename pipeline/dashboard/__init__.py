@@ -93,17 +93,27 @@ def cleanup_candidates(data_dir: Path) -> dict:
 
 
 def provenance(data_dir: Path, committed: Committed) -> dict:
-    """What the page says it shows: the source, when its data was landed, the build behind it."""
+    """What the page says it shows: the source, when its data was landed (the landing's own time) and
+    what it was extracted up to, the days the warehouse holds, the build behind it."""
     lake = Lake(data_dir)
     landing = lake.landings[-1] if lake.landings else None
     build = f"build-g{lake.generation}-{code_version()}"
     if landing:
-        line = (f"Data from {landing['source']}, landed {landing['extracted_at'][:16].replace('T', ' ')} UTC "
-                f"(lake generation {lake.generation}); {build}, warehouse commit {committed.version}.")
+        landed = landing.get("landed_at", landing["extracted_at"])  # lakes landed before it was recorded
+        holds = (f"the warehouse holds {committed.first_day} to {committed.last_day}" if committed.last_day
+                 else "the warehouse holds no day yet")
+        line = (f"Data from {landing['source']}, landed {_minute(landed)} UTC (extracted up to "
+                f"{_minute(landing['extracted_at'])} UTC, lake generation {lake.generation}); {holds}; "
+                f"{build}, warehouse commit {committed.version}.")
     else:
         line = "Nothing has been landed yet."
     return {"provenance": line, "source": landing["source"] if landing else None,
-            "landedAt": landing["extracted_at"] if landing else None, "build": build, "commit": committed.version}
+            "landedAt": landing.get("landed_at", landing["extracted_at"]) if landing else None,
+            "extractedAt": landing["extracted_at"] if landing else None, "build": build, "commit": committed.version}
+
+
+def _minute(instant: str) -> str:
+    return dt.datetime.fromisoformat(instant).astimezone(calendar.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @cache

@@ -12,6 +12,7 @@
   const views = [];
   let source = null;
   const state = { from: null, to: null, projects: [] };
+  let partial = { day: null, week: null };
 
   // ---- days and ISO weeks (UTC) ----------------------------------------------------------------
 
@@ -41,6 +42,16 @@
     const days = [];
     for (let day = from; day <= to; day = addDays(day, 1)) days.push(day);
     return days;
+  }
+
+  // The last day drawn is partial while its data was extracted before the day ended; the week
+  // holding it is partial unless that day is a whole Sunday (its row covers the week's days so far).
+  function partialMarks() {
+    const last = [state.to, META.lastDay].filter(Boolean).sort()[0];
+    if (!last) return { day: null, week: null };
+    const day = META.extractedAt && Date.parse(META.extractedAt) < dayMs(last) + DAY_MS - 1 ? last : null;
+    const sunday = new Date(dayMs(last)).getUTCDay() === 0;
+    return { day, week: sunday && !day ? null : isoWeek(last) };
   }
 
   // ---- where the data comes from ---------------------------------------------------------------
@@ -143,6 +154,7 @@
 
   // One widget each: its stats, a Vega-Lite chart of long-form rows, and the table beside it.
   function widgets(doc, lifecycle) {
+    partial = partialMarks();
     const weeks = weeksOverlapping(state.from, state.to);
     const projectRows = selected(doc.projectFlagTrends);
     const all = !state.projects.length;
@@ -191,11 +203,11 @@
           return { week, technicalDebt: flags ? +((sum(of.map((r) => r.stale + r.potentiallyStale)) / flags) * 100).toFixed(2) : 0 };
         });
         list.push(widget("technical-debt", "Technical debt", "Share of flags that are stale or potentially stale, per week (%)",
-          stats, weekly(rows, ["technicalDebt"]), "week", ["technicalDebt"], rows, projectRows.length ? null : "No flags in this range."));
+          stats, weekly(rows, ["technicalDebt"], { counts: false }), "week", ["technicalDebt"], rows, projectRows.length ? null : "No flags in this range."));
       } else {
         const { projects, cells } = perProject(projectRows, weeks, "technicalDebt");
         list.push(projectWidget("technical-debt", "Technical debt", "Technical debt per project, per week (%)", weeks,
-          projects, cells, stats, "No flags in this range."));
+          projects, cells, stats, "No flags in this range.", { counts: false }));
       }
     }
 
@@ -236,7 +248,7 @@
       list.push(projectWidget("time-to-production", "Time to production",
         "Mean days from a release flag's creation to its first enable in production, per project and week", weeks, shown,
         cells.filter((c) => shown.includes(c.project)), [["Median over projects, latest week", latest.length ? `${median(latest)} days` : "N/A"]],
-        "No release flag reached production in this range."));
+        "No release flag reached production in this range.", { counts: false }));
     }
 
     {
@@ -306,12 +318,12 @@
   const CHARTED_PROJECTS = 12;
 
   // One line per project (the 12 with the highest latest values, when there are more); the table has them all.
-  function projectWidget(id, title, description, weeks, projects, cells, stats, empty) {
+  function projectWidget(id, title, description, weeks, projects, cells, stats, empty, options = {}) {
     const rows = weeks.map((week, i) => Object.fromEntries([["week", week], ...cells.map((c) => [c.project, c.values[i]])]));
     const charted = [...cells].sort((a, b) => b.values[b.values.length - 1] - a.values[a.values.length - 1] ||
       (a.project < b.project ? -1 : 1)).slice(0, CHARTED_PROJECTS).map((c) => c.project).sort();
     const note = projects.length > charted.length ? ` (the chart shows the ${charted.length} highest in the latest week)` : "";
-    return { id, title, description: description + note, stats, chart: { ...weekly(rows, charted), description },
+    return { id, title, description: description + note, stats, chart: { ...weekly(rows, charted, options), description },
       table: { columns: ["week", ...projects], rows }, empty: projects.length ? null : empty };
   }
 
@@ -333,7 +345,7 @@
       encoding: {
         column: { field: "stage", type: "nominal", sort: ["Develop", "Production", "Cleanup"], title: null },
         x: { field: "category", type: "nominal", sort: ["experimental", "release", "permanent"], title: null },
-        y: { field: "count", type: "quantitative", stack: "zero", title: "flags" },
+        y: { field: "count", type: "quantitative", stack: "zero", title: "flags", axis: countAxis(largest(rows.map((r) => r.older + r.new))) },
         color: { field: "age", type: "nominal", title: null },
       },
       width: 140, autosize: { type: "pad" },
@@ -351,38 +363,71 @@
   const label = (series) => LABELS[series] || series;
 
   // Charts: long-form rows, one line (or stacked bar) per series; a week or day without a row is zero.
+  // Counts get whole-number ticks. The partial week or day (see partialMarks) is drawn apart: a dashed
+  // line to a hollow point, a paler bar, and "(partial)" on its axis label.
+  // Vega's tickMinStep still puts ticks at 0.5 when the largest count is 2 (d3 rounds a 0.67 step down
+  // to 0.5): fewer ticks than the largest count keep every step a whole number.
+  const countAxis = (largest) => ({ tickMinStep: 1, format: ",d", tickCount: Math.max(1, Math.min(6, Math.ceil(largest))) });
+  const largest = (values) => values.reduce((most, v) => Math.max(most, v), 0);
+
   function weekly(rows, series, options = {}) {
     const values = rows.flatMap((r) => series.map((s) => ({ week: r.week, series: label(s), value: r[s] ?? 0 })));
-    const x = { field: "week", type: "ordinal", title: "ISO week", sort: rows.map((r) => r.week), axis: { labelAngle: -45 } };
+    const weeks = rows.map((r) => r.week);
+    const x = { field: "week", type: "ordinal", title: "ISO week", sort: weeks, axis: { labelAngle: -45, ...partialLabel("week", partial.week) } };
+    const stackedSeries = (options.stacked || []).map(label);
+    const top = largest(rows.flatMap((r) => [sum(options.stacked ? options.stacked.map((s) => r[s] ?? 0) : []),
+      ...series.filter((s) => !stackedSeries.includes(label(s))).map((s) => r[s] ?? 0)]));
+    const y = { field: "value", type: "quantitative", title: null, ...(options.counts === false ? {} : { axis: countAxis(top) }) };
+    const color = { field: "series", type: "nominal", title: null };
+    const mark = weeks.includes(partial.week) ? partial.week : null;
     if (options.stacked) {
-      const stacked = values.filter((v) => options.stacked.map(label).includes(v.series));
-      const rest = values.filter((v) => !options.stacked.map(label).includes(v.series));
+      const stacked = values.filter((v) => stackedSeries.includes(v.series));
+      const rest = values.filter((v) => !stackedSeries.includes(v.series));
       return { layer: [
         { data: { values: stacked }, mark: { type: "bar", tooltip: true },
-          encoding: { x, y: { field: "value", type: "quantitative", stack: "zero", title: null }, color: { field: "series", type: "nominal", title: null } } },
-        { data: { values: rest }, mark: { type: "line", point: true, tooltip: true },
-          encoding: { x, y: { field: "value", type: "quantitative" }, color: { field: "series", type: "nominal", title: null } } },
+          encoding: { x, y: { ...y, stack: "zero" }, color, opacity: { condition: { test: `datum.week === ${JSON.stringify(mark)}`, value: 0.4 }, value: 1 } } },
+        ...lines(rest, "week", x, y, color, mark, weeks),
       ] };
     }
-    return { data: { values }, mark: { type: "line", point: true, tooltip: true },
-      encoding: { x, y: { field: "value", type: "quantitative", title: null }, color: { field: "series", type: "nominal", title: null } } };
+    return { layer: lines(values, "week", x, y, color, mark, weeks) };
   }
 
   function daily(rows, series) {
     const values = rows.flatMap((r) => series.map((s) => ({ date: r.date, series: label(s), value: r[s] ?? 0 })));
-    return { data: { values }, mark: { type: "line", tooltip: true },
-      encoding: { x: { field: "date", type: "temporal", title: "day (UTC)", timeUnit: "utcyearmonthdate" },
-        y: { field: "value", type: "quantitative", title: null }, color: { field: "series", type: "nominal", title: null } } };
+    const x = { field: "date", type: "temporal", title: "day (UTC)", timeUnit: "utcyearmonthdate" };
+    const y = { field: "value", type: "quantitative", title: null, axis: countAxis(largest(values.map((v) => v.value))) };
+    const dates = rows.map((r) => r.date);
+    return { layer: lines(values, "date", x, y, { field: "series", type: "nominal", title: null },
+      dates.includes(partial.day) ? partial.day : null, dates, { points: false }) };
+  }
+
+  // Line layers: solid up to the last whole key, then dashed to a hollow point at the partial one.
+  function lines(values, key, x, y, color, mark, keys, { points = true } = {}) {
+    if (!mark) return [{ data: { values }, mark: { type: "line", point: points, tooltip: true }, encoding: { x, y, color } }];
+    const before = keys[keys.indexOf(mark) - 1];
+    return [
+      { data: { values: values.filter((v) => v[key] !== mark) }, mark: { type: "line", point: points, tooltip: true }, encoding: { x, y, color } },
+      { data: { values: values.filter((v) => v[key] === mark || v[key] === before) },
+        mark: { type: "line", strokeDash: [4, 4], tooltip: true }, encoding: { x, y, color } },
+      { data: { values: values.filter((v) => v[key] === mark).map((v) => ({ ...v, partial: "partial: the data so far" })) },
+        mark: { type: "point", filled: false, size: 70, tooltip: true }, encoding: { x, y, color } },
+    ];
+  }
+
+  function partialLabel(key, mark) {
+    return mark ? { labelExpr: `datum.value === ${JSON.stringify(mark)} ? datum.value + " (partial)" : datum.value` } : {};
   }
 
   // ---- drawing ---------------------------------------------------------------------------------
 
   const dark = () => window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
 
-  function vegaConfig() {
+  // ``width``: the chart's container; on a phone the legend takes fewer columns and shorter labels.
+  function vegaConfig(width) {
     const ink = dark() ? "#e6e6e6" : "#222222", grid = dark() ? "#444444" : "#dddddd";
+    const narrow = width < 480;
     return { background: null, view: { stroke: null }, axis: { labelColor: ink, titleColor: ink, gridColor: grid, domainColor: ink, tickColor: ink },
-      legend: { labelColor: ink, titleColor: ink, orient: "bottom", columns: 4, labelLimit: 220 }, header: { labelColor: ink, titleColor: ink }, title: { color: ink },
+      legend: { labelColor: ink, titleColor: ink, orient: "bottom", columns: narrow ? 2 : 4, labelLimit: narrow ? 130 : 220 }, header: { labelColor: ink, titleColor: ink }, title: { color: ink },
       range: { category: ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"] } };
   }
 
@@ -444,9 +489,15 @@
       thead.append(head);
       table.append(thead);
       const body = element("tbody");
+      const key = w.table.columns[0];
+      const partialKey = key === "week" ? partial.week : key === "date" ? partial.day : null;
       for (const r of w.table.rows) {
         const tr = element("tr");
         w.table.columns.forEach((c, i) => tr.append(element(i ? "td" : "th", i ? {} : { scope: "row" }, r[c] === undefined || r[c] === null ? "" : String(r[c]))));
+        if (partialKey !== null && r[key] === partialKey) {
+          tr.classList.add("partial");
+          tr.cells[0].append(element("span", { class: "partial-note" }, ` (partial: ${key === "week" ? "its days so far" : "extracted before the day ended"})`));
+        }
         body.append(tr);
       }
       table.append(body);
@@ -461,23 +512,44 @@
     for (const [chart, spec] of drawn) {
       const values = (spec.layer || [spec]).flatMap((layer) => layer.data.values);
       if (!values.length) continue;  // nothing to draw: the words above say so
+      const width = chart.clientWidth;
+      const sized = spec.encoding && spec.encoding.column ? { ...spec, width: Math.max(50, Math.min(spec.width, Math.floor((width - 90) / 3) - 20)) } : spec;
       const result = await vegaEmbed(chart, { $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: "container", height: 220,
-        autosize: { type: "fit-x", contains: "padding" }, config: vegaConfig(), ...spec }, { renderer: "svg", actions: false });
+        autosize: { type: "fit-x", contains: "padding" }, config: vegaConfig(width), ...sized }, { renderer: "svg", actions: false });
       views.push(result.view);
     }
   }
 
   // ---- controls and the URL --------------------------------------------------------------------
 
+  // The range and projects a link asks for; a range that cannot be shown is refused in words, and
+  // the page shows the default range (in the file: the part of it the file holds) instead.
   function fromHash() {
     const hash = new URLSearchParams(window.location.hash.slice(1));
-    const day = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v || "") ? v : null);
-    const last = META.lastDay, first = META.firstDay;
-    state.to = clamp(day(hash.get("to")) || META.defaultTo || last);
-    state.from = clamp(day(hash.get("from")) || META.defaultFrom || first);
+    const problems = [];
+    const day = (name) => {
+      const value = hash.get(name);
+      if (!value) return null;
+      if (/^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(dayMs(value)) && toDay(dayMs(value)) === value) return value;
+      problems.push(`${name} "${value.slice(0, 40)}" is not a day written YYYY-MM-DD`);
+      return null;
+    };
+    let from = day("from"), to = day("to");
+    if (from && to && from > to) {
+      problems.push(`from ${from} is after to ${to}`);
+      from = to = null;
+    }
+    if (META.rangeFixed && ((from && from < META.firstDay) || (to && to > META.lastDay) || (from && from > META.lastDay) || (to && to < META.firstDay))) {
+      problems.push(`this file holds ${META.firstDay} to ${META.lastDay} only`);
+    }
+    state.to = clamp(to || META.defaultTo || META.lastDay);
+    state.from = clamp(from || META.defaultFrom || META.firstDay);
     if (state.from > state.to) state.from = state.to;
     state.projects = (hash.get("projects") || "").split(",").filter(Boolean).sort();
+    notice(problems.length ? `The link's range cannot be shown: ${problems.join("; ")}. Showing ${state.from} to ${state.to} instead.` : "");
   }
+
+  const notice = (text) => { document.getElementById("notice").textContent = text; };
 
   // In the file, a range stays within the days the file was written for.
   const clamp = (day) => (!day || !META.rangeFixed ? day : day < META.firstDay ? META.firstDay : day > META.lastDay ? META.lastDay : day);
@@ -498,6 +570,7 @@
     const known = [...new Set([...doc.projectFlagTrends, ...doc.metricsSummaryTrends, ...doc.creationArchiveTrends].map((r) => r.project)),
       ...state.projects].sort();
     select.replaceChildren(...[...new Set(known)].map((p) => { const o = element("option", { value: p }, p); o.selected = state.projects.includes(p); return o; }));
+    select.size = Math.min(Math.max(select.options.length, 2), 8);  // whole names; past 8 it scrolls
     document.getElementById("showing").textContent = `${state.from} to ${state.to}, ${state.projects.length ? state.projects.join(", ") : "all projects"}`;
   }
 
@@ -520,6 +593,7 @@
   }
 
   function preset(weeks) {
+    notice("");
     const last = META.rangeFixed ? META.lastDay : META.lastDay || toDay(Date.now());
     state.to = last;
     state.from = weeks ? clamp(addDays(last, -7 * weeks + 1)) : META.firstDay;
@@ -527,13 +601,33 @@
     update();
   }
 
+  // What range the data holds, said beside the picker; in the file, presets reaching before its first
+  // day are disabled (the note says why and how to get a longer range).
+  function limits() {
+    const note = document.getElementById("range-note");
+    if (!META.firstDay) { note.textContent = "The warehouse holds no day yet."; return; }
+    if (!META.rangeFixed) { note.textContent = `The warehouse holds ${META.firstDay} to ${META.lastDay}.`; return; }
+    note.textContent = `This file holds ${META.firstDay} to ${META.lastDay} only: for other ranges, open the served ` +
+      "dashboard (insights web) or write a file for them (insights export --format html --from … --to …).";
+    for (const button of document.querySelectorAll("[data-weeks]")) {
+      const weeks = Number(button.dataset.weeks);
+      if (!weeks) button.textContent = "All in this file";
+      else if (addDays(META.lastDay, -7 * weeks + 1) < META.firstDay) {
+        button.disabled = true;
+        button.title = `This file holds less than ${weeks} weeks`;
+      }
+    }
+  }
+
   function start() {
     source = EMBEDDED ? null : served();
+    limits();
     document.getElementById("range-form").addEventListener("submit", (event) => {
       event.preventDefault();
+      notice("");
       const from = document.getElementById("from").value, to = document.getElementById("to").value;
       if (from && to && from <= to) { state.from = clamp(from); state.to = clamp(to); update(); }
-      else document.getElementById("status").textContent = "Choose a from day on or before the to day.";
+      else notice("Choose a from day on or before the to day.");
     });
     for (const button of document.querySelectorAll("[data-weeks]")) {
       button.addEventListener("click", () => preset(Number(button.dataset.weeks)));
