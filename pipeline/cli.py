@@ -259,7 +259,15 @@ def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
               help="Address to listen on (env INSIGHTS_WEB_HOST); only this machine by default.")
 @click.option("--port", type=click.IntRange(1, 65535), default=4243, show_default=True, envvar="INSIGHTS_WEB_PORT",
               help="Port to listen on (env INSIGHTS_WEB_PORT).")
-def web(data_dir: Path, host: str, port: int) -> None:
+@click.option("--max-connections", type=click.IntRange(1), default=1000, show_default=True,
+              envvar="INSIGHTS_WEB_MAX_CONNECTIONS",
+              help="Open connections at most; past it new clients get 503 (env INSIGHTS_WEB_MAX_CONNECTIONS). "
+              "Lowered to fit the process's file limit.")
+@click.option("--trusted-proxies", default="", envvar="INSIGHTS_WEB_TRUSTED_PROXIES",
+              help="Addresses of the TLS proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, "
+              "comma-separated (env INSIGHTS_WEB_TRUSTED_PROXIES); behind one, the sign-in cookie is Secure. "
+              "[default: none]")
+def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_proxies: str) -> None:
     """Serve the insights over HTTP until stopped: Unleash's endpoint, health, readiness, metrics.
 
     Routes: GET /api/admin/insights?from=&to=, /api/admin/insights/lifecycle?projects=, /health,
@@ -269,16 +277,16 @@ def web(data_dir: Path, host: str, port: int) -> None:
     directory, while runs and backfills write it; put a TLS proxy in front to serve it beyond this
     machine.
     """
-    import uvicorn
-
+    from pipeline.server import listen
     from pipeline.server.app import create_app
     from pipeline.server.tokens import Tokens
 
-    app = create_app(data_dir.absolute(), Tokens.from_environment())
+    proxies = [address.strip() for address in trusted_proxies.split(",") if address.strip()]
+    app = create_app(data_dir.absolute(), Tokens.from_environment(), trusted_proxies=proxies)
     listening = _listening_socket(host, port)
-    log.info("serving the insights of %s on http://%s:%d", data_dir.absolute(), host, port)
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning", server_header=False))
-    server.run(sockets=[listening])
+    limit = listen.connection_limit(max_connections)
+    log.info("serving the insights of %s on http://%s:%d (at most %d connections)", data_dir, host, port, limit)
+    listen.serve(app, listening, limit)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,13 +44,19 @@ class CommitState:
 
 
 def read_state(data_dir: Path) -> CommitState | None:
-    """The data directory's commit state, or None where no build ever committed."""
+    """The data directory's commit state, or None where no build ever committed.
+
+    Raises ``WarehouseUnreadable`` where ``state/warehouse.json`` is not what a commit writes (it was
+    emptied or edited by hand): readers refuse, and the next build commits past it."""
     path = Path(data_dir) / "state" / STATE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
+        return CommitState(int(record["version"]), bool(record["publishing"]))
     except FileNotFoundError:
         return None
-    return CommitState(record["version"], record["publishing"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise WarehouseUnreadable(f"the warehouse's commit record state/{STATE} is unreadable ({type(error).__name__}): "
+                                  "the next run or backfill commits past it") from None
 
 
 @contextmanager
@@ -58,7 +65,10 @@ def committing(data_dir: Path) -> Iterator[None]:
     data_dir = Path(data_dir)
     with _locked(data_dir, "warehouse.turnstile", fcntl.LOCK_EX, create=True), \
             _locked(data_dir, "warehouse.lock", fcntl.LOCK_EX, create=True):
-        state = read_state(data_dir) or CommitState(0, False)
+        try:
+            state = read_state(data_dir) or CommitState(0, False)
+        except WarehouseUnreadable:  # numbered on from the clock, past any number an ETag already named
+            state = CommitState(int(time.time()), False)
         _write_state(data_dir, CommitState(state.version, True))
         yield
         _write_state(data_dir, CommitState(state.version + 1, False))
@@ -69,7 +79,10 @@ def settle(data_dir: Path) -> None:
     partition the dead build meant to write is whole), commit the warehouse as it stands.
 
     Only a holder of the run lock may call this: no other writer can be committing then."""
-    state = read_state(data_dir)
+    try:
+        state = read_state(data_dir)
+    except WarehouseUnreadable:
+        state = CommitState(0, True)
     if state is not None and state.publishing:
         with committing(data_dir):
             pass

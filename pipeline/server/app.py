@@ -18,20 +18,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import orjson
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request, cookie_parser
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline import calendar, commits, dashboard, document, job, trends
 from pipeline.lake import STATE_FILE, Lake
+from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
 from pipeline.warehouse import Committed, Warehouse
@@ -52,6 +52,9 @@ LONGEST_RANGE_DAYS = 3653
 """Ten years: a longer range is refused."""
 KEPT_ANSWERS = 64
 GZIP_FROM_BYTES = 1024
+SIGN_IN_BYTES = 4096
+"""The most a sign-in form may be: a token and a view are a few hundred bytes; past it, 413."""
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="Unleash insights"'}
 
 
 class BadRequest(ValueError):
@@ -59,7 +62,10 @@ class BadRequest(ValueError):
 
 
 class NotReady(RuntimeError):
-    """No committed warehouse to answer from: 503."""
+    """No committed warehouse to answer from: 503. Its message says why without naming a path (``/ready`` is open)."""
+
+
+NOTHING_COMMITTED = "no build has committed a warehouse yet: run `insights run`"
 
 
 @dataclass
@@ -91,9 +97,9 @@ class Reader:
         try:
             with commits.reading(self.data_dir) as state:
                 if state is None:
-                    raise NotReady(f"no build has committed a warehouse in {self.data_dir} yet: run `insights run`")
+                    raise NotReady(NOTHING_COMMITTED)
                 etag = f'W/"{state.version}.{self._lake_generation()}"'
-                if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+                if none_match(if_none_match, etag):
                     return etag, None
                 key = (route, parameters, etag)
                 with self._guard:
@@ -152,8 +158,12 @@ class Reader:
                 self._answers.popitem(last=False)
 
 
-def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today) -> ASGIApp:
-    """The insights server over one data directory; ``today`` gives the default range's end (UTC)."""
+def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today,
+               trusted_proxies: list[str] = ()) -> ASGIApp:
+    """The insights server over one data directory; ``today`` gives the default range's end (UTC).
+
+    ``trusted_proxies``: addresses whose ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are believed
+    (a TLS proxy's: the sign-in cookie is then Secure); nobody else's are."""
     reader = Reader(data_dir)
     sessions = Sessions()
     disable_created_metrics()  # no *_created series: they say when the process started counting, nothing more
@@ -176,7 +186,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
 
         def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
             if committed.last_day is None:
-                raise NotReady(f"the warehouse in {data_dir} holds no partition yet: run `insights run`")
+                raise NotReady("the warehouse holds no partition yet: run `insights run`")
             figures = trends.lifecycle_now(Lake(data_dir), committed.last_day, projects)
             document.validate(figures, "lifecycleTrendsSchema")
             return figures, {"Insights-As-Of": committed.last_day.isoformat()}
@@ -190,7 +200,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         try:
             with commits.reading(data_dir) as state:
                 if state is None:
-                    raise NotReady(f"no build has committed a warehouse in {data_dir} yet: run `insights run`")
+                    raise NotReady(NOTHING_COMMITTED)
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
         return JSONResponse({"health": "GOOD"})
@@ -207,28 +217,32 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         try:
             with commits.reading(data_dir) as state:  # the page's provenance and flags table from one commit
                 if state is None:
-                    raise NotReady(f"no committed warehouse in {data_dir} to draw: run `insights run`")
+                    raise NotReady(NOTHING_COMMITTED)
                 page = dashboard.served_page(data_dir, reader.committed_at(state.version), today())
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def login(request: Request) -> Response:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return HTMLResponse(dashboard.signin_page(), headers=PAGE_HEADERS)
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        try:
+            body = await _bounded_body(request, SIGN_IN_BYTES)
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is there to read an answer; nginx's code for it
+        form = parse_qs(body.decode("utf-8", "replace"))
         if not tokens.admit((form.get("token") or [""])[0]):
             return HTMLResponse(dashboard.signin_page("That is not one of this server's tokens."), status_code=401,
-                                headers=PAGE_HEADERS)
+                                headers={**PAGE_HEADERS, **CHALLENGE})
         view = (form.get("view") or [""])[0]
         answer = RedirectResponse("./" + (f"#{quote(view, safe='=&,-')}" if view else ""), status_code=303)
-        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+        secure = request.url.scheme == "https"  # directly, or as a trusted proxy says (X-Forwarded-Proto)
         answer.set_cookie(SESSION_COOKIE, sessions.open(), max_age=Sessions.LIFETIME_SECONDS, httponly=True,
                           samesite="strict", secure=secure, path="/")
         return answer
 
     def logout(request: Request) -> Response:
-        sessions.close(request.cookies.get(SESSION_COOKIE))
+        sessions.close(_cookie(request.scope, SESSION_COOKIE))
         answer = RedirectResponse("./", status_code=303)
         answer.delete_cookie(SESSION_COOKIE, path="/")
         return answer
@@ -251,13 +265,44 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     ]
     handlers = {
         BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
+        TooLarge: lambda _, error: _error(413, "ContentTooLarge", str(error)),
         NotReady: lambda _, error: _error(503, "ServiceUnavailable", str(error)),
         404: lambda request, _: _error(404, "NotFoundError", "The path you were looking for is not available "
                                        "(the routes are in /openapi.yaml)."),
-        405: lambda request, _: _error(405, "MethodNotAllowed", f"{request.method} is not allowed here: use GET"),
+        405: lambda request, error: _error(405, "MethodNotAllowed", f"{shown(request.method)} is not allowed here: use "
+                                           f"{error.headers['Allow']}", error.headers),
+        Exception: _server_error,
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
-    return Door(app, tokens, sessions, RequestMetrics(registry), {route.path for route in routes})
+    door = Door(app, tokens, sessions, RequestMetrics(registry), {route.path for route in routes})
+    if trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        return ProxyHeadersMiddleware(door, list(trusted_proxies))
+    return door
+
+
+class TooLarge(ValueError):
+    """A request body past its route's limit: 413."""
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, read as it comes; ``TooLarge`` as soon as it passes ``limit`` bytes (or says it will)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"a body of at most {limit} bytes is accepted here")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"a body of at most {limit} bytes is accepted here")
+    return bytes(body)
+
+
+def _server_error(request: Request, error: Exception) -> Response:
+    log.error("%s %s failed: %s: %s", request.method, request.url.path, type(error).__name__, error,
+              exc_info=log.isEnabledFor(logging.DEBUG))
+    return _error(500, "InternalError", "the server failed to answer; its log says why")
 
 
 class Door:
@@ -287,10 +332,14 @@ class Door:
         try:
             if path in OPEN or self.tokens.admit(_header(scope, b"authorization")) or \
                     self.sessions.admit(_cookie(scope, SESSION_COOKIE)):
-                await self.app(scope, receive, sending)
+                try:
+                    await self.app(scope, receive, sending)
+                except Exception:  # noqa: BLE001 - answered (500, Unleash's shape) and logged in one line already
+                    if "status" not in sent:
+                        raise
             else:
                 refusal = _error(401, "AuthenticationRequired", "send one of the server's tokens as the Authorization "
-                                 "header (`Authorization: <token>` or `Authorization: Bearer <token>`)")
+                                 "header (`Authorization: <token>` or `Authorization: Bearer <token>`)", CHALLENGE)
                 await refusal(scope, receive, sending)
         finally:
             seconds = time.perf_counter() - began
@@ -302,12 +351,16 @@ class Door:
 
 def _range(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
     """The range a request asks for: ``from`` and ``to``, an empty or absent one meaning its default."""
-    try:
-        first, last = (calendar.parse_day(v) if (v := request.query_params.get(name)) else None for name in ("from", "to"))
-    except calendar.CalendarError as error:
-        raise BadRequest(f"{error} (in from or to)") from None
-    default_first, last = calendar.default_range(last or today)
-    first = first or default_first
+    asked = {}
+    for name in ("from", "to"):
+        value = request.query_params.get(name)
+        try:
+            asked[name] = calendar.parse_day(value) if value else None
+        except calendar.CalendarError as error:
+            raise BadRequest(f"{error} (in {name})" if value == shown(value) else
+                             f"{shown(value)!r} is not a day: write it as YYYY-MM-DD (in {name})") from None
+    default_first, last = calendar.default_range(asked["to"] or today)
+    first = asked["from"] or default_first
     if first > last:
         raise BadRequest(f"from {first.isoformat()} is after to {last.isoformat()}: give from <= to")
     if (last - first).days > LONGEST_RANGE_DAYS:
@@ -318,33 +371,27 @@ def _range(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
 def _respond(request: Request, answered: tuple[str, Answer | None]) -> Response:
     etag, answer = answered
     if answer is None:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding", **answer.headers}
-    if len(answer.body) >= GZIP_FROM_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+    if len(answer.body) >= GZIP_FROM_BYTES and accepts_gzip(request.headers.get("accept-encoding")):
         if answer.gzipped is None:
             answer.gzipped = gzip.compress(answer.body, compresslevel=6)
         return Response(answer.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(answer.body, media_type="application/json", headers=headers)
 
 
-def _error(status: int, name: str, message: str) -> JSONResponse:
-    return JSONResponse({"name": name, "message": message}, status_code=status)
+def _error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"name": name, "message": message}, status_code=status, headers=headers)
 
 
 def _signed_in(request: Request, tokens: Tokens, sessions: Sessions) -> bool:
-    return tokens.admit(request.headers.get("authorization")) or sessions.admit(request.cookies.get(SESSION_COOKIE))
+    return tokens.admit(request.headers.get("authorization")) or sessions.admit(_cookie(request.scope, SESSION_COOKIE))
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
+    """A cookie's value, parsed as browsers send cookies (Starlette's parser: one for the page and the API)."""
     header = _header(scope, b"cookie")
-    if not header:
-        return None
-    cookies = SimpleCookie()
-    try:
-        cookies.load(header)
-    except Exception:  # noqa: BLE001 - a malformed cookie header is no credential
-        return None
-    return cookies[name].value if name in cookies else None
+    return cookie_parser(header).get(name) if header else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
