@@ -3,7 +3,9 @@
 One parent flow run; the histories all partitions share are prepared once, then one task per
 partition runs on the flow's task runner: a thread pool of ``concurrency`` workers by default, or
 Dask (``task_runner("dask", address)``). Tasks take partition keys and paths, never data frames,
-so they travel to any worker. A table artifact sums up partitions, rows and durations.
+so they travel to any worker. Each task stages its files; when all have succeeded they are
+published as one commit, so readers see the warehouse before the backfill or after it, and a
+failed backfill changes nothing. A table artifact sums up partitions, rows and durations.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tasks import build_partition, prepare_histories
+from flows.tasks import build_partition, commit_partitions, prepare_histories
 from pipeline import job
 from pipeline.lock import exclusive
 from pipeline.manifest import RunManifest
@@ -100,6 +102,7 @@ def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool)
                 built.append(future.result())
                 progress.update(1)
         built.sort(key=lambda b: b["partition"])
+        step["files_committed"] = commit_partitions(data_dir)  # every partition at once: readers see one change
         step["partitions"] = {b["partition"]: b["rows"] for b in built}
     create_table_artifact(
         key=ARTIFACT_KEY,

@@ -82,15 +82,22 @@ def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> 
 
 @task(task_run_name="build-{partition.grain}={partition.key}", cache_policy=NONE)
 def build_partition(data_dir: str, partition: Partition, prepared: str) -> dict:
-    """Build one partition from the prepared histories; returns its key, rows and seconds."""
+    """Build one partition from the prepared histories, staged for the backfill's one commit
+    (``commit_partitions``); returns its key, rows and seconds."""
     began = time.perf_counter()
-    built = job.build(Path(data_dir), [partition], prepared)
+    built = job.build(Path(data_dir), [partition], prepared, deferred=True)
     return {
         "partition": f"{partition.grain}={partition.key}",
         "rows": sum(built.rows[partition].values()),
         "failed_checks": sum(1 for offending in built.checks.values() if offending),
         "seconds": round(time.perf_counter() - began, 3),
     }
+
+
+@task(task_run_name="commit", cache_policy=NONE)
+def commit_partitions(data_dir: str) -> int:
+    """Publish every partition the backfill's tasks staged, as one commit; returns how many files."""
+    return job.commit_deferred(Path(data_dir))
 
 
 @task(task_run_name="document-{first}-{last}", cache_policy=NONE)

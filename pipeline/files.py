@@ -121,14 +121,15 @@ class Batch:
 
     def publish(self) -> None:
         """Swap every staged file in, durably."""
+        publish_staged(self.keep())
+
+    def keep(self) -> list[tuple[Path, Path]]:
+        """Wait for the staged files' writes and hand them over, unpublished, as (staged, target)
+        pairs in the order staged: ``publish_staged`` swaps them in later (a backfill's one commit)."""
         for written in self.writing:
             written.result()
-        directories = {}
-        for staged, target in self.staged:
-            _move(staged, target)
-            directories[target.parent] = None
-        list(self.pool.map(_fsync, directories))
-        self.staged = []
+        kept, self.staged = self.staged, []
+        return kept
 
     def discard(self) -> None:
         """Drop whatever is staged and not yet published."""
@@ -141,6 +142,16 @@ class Batch:
         staged = _staged_path(self.staging, target.suffix)
         self.staged.append((staged, target))
         self.writing.append(self.pool.submit(_write_durably, staged, write))
+
+
+def publish_staged(staged: list[tuple[Path, Path]]) -> None:
+    """Rename staged files onto their targets, in order, then fsync the directories renamed into."""
+    directories = {}
+    for path, target in staged:
+        _move(path, target)
+        directories[target.parent] = None
+    with ThreadPoolExecutor(Batch.WRITERS) as pool:
+        list(pool.map(_fsync, directories))
 
 
 @contextmanager

@@ -7,16 +7,20 @@ so a flow can hand them to tasks on any runner.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shutil
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from pipeline import calendar, checks, commits, document, duck, trends
+from pipeline import calendar, checks, commits, document, duck, files, trends
 from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
@@ -124,15 +128,18 @@ class Built:
     checks: dict[str, int] = field(default_factory=dict)
 
 
-def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None) -> Built:
+def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None, deferred: bool = False) -> Built:
     """Compute the given partitions in one pass over the lake, check them, then commit them together.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
     shared histories are computed here. A failed error-level check writes nothing. With nothing
     to build, a warehouse a dead build left torn is committed as it stands (see ``commits.settle``).
+    ``deferred``: the files are staged and left for ``commit_deferred``, which publishes every
+    deferred build of a backfill as one commit (tasks on other workers among them).
     """
     if not partitions:
-        commits.settle(data_dir)
+        if not deferred:
+            commits.settle(data_dir)
         return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
     tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
@@ -147,13 +154,46 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
             results += month_results
     checked = checks.enforce(results)
     built = Built(checks=checked)
-    with warehouse.batch() as batch:
+    with (_deferred(data_dir) if deferred else warehouse.batch()) as batch:
         for partition in sorted(partitions):
             built.rows[partition] = warehouse.write(
                 partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
             )
-    log.info("built %d partitions", len(built.rows))
+    log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
     return built
+
+
+DEFERRED = Path("_staging") / "deferred"
+"""Where deferred builds list their staged files (the run lock's holder clears ``_staging`` when it starts)."""
+
+
+@contextmanager
+def _deferred(data_dir: Path) -> Iterator[files.Batch]:
+    """A batch whose staged files are kept and listed under ``DEFERRED``, not published."""
+    pending = files.Batch(data_dir)
+    try:
+        yield pending
+        staged = [[str(path.relative_to(data_dir)), str(target.relative_to(data_dir))] for path, target in pending.keep()]
+        files.write_json(data_dir, Path(data_dir) / DEFERRED / f"{uuid.uuid4().hex}.json", staged)
+    finally:
+        pending.discard()
+
+
+def commit_deferred(data_dir: Path) -> int:
+    """Publish every deferred build's files as one commit; returns how many files.
+
+    With nothing deferred, a warehouse a dead build left torn is committed as it stands."""
+    lists = sorted((Path(data_dir) / DEFERRED).glob("*.json"))
+    staged = [(Path(data_dir) / path, Path(data_dir) / target)
+              for listed in lists for path, target in json.loads(listed.read_text(encoding="utf-8"))]
+    if not staged:
+        commits.settle(data_dir)
+        return 0
+    with commits.committing(data_dir):
+        files.publish_staged(staged)
+    for listed in lists:
+        listed.unlink()
+    return len(staged)
 
 
 def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:

@@ -36,6 +36,8 @@ from pipeline.entities import ENTITIES, SNAPSHOT_STAMP, Entity, conform
 log = logging.getLogger(__name__)
 
 STATE_FILE = "_state.json"
+LANDED_FILE = "landed.json"
+"""Under ``state/``: the latest landing's generation and wall-clock time."""
 EVERYTHING = "everything"
 """A landing's ``affects_from`` when its data can change every partition (null: none)."""
 EVENT_OVERLAP_IDS = 1000
@@ -102,6 +104,18 @@ class Lake:
                 if landing["affects_from"] is not None
             ]
         return self._reaches
+
+    @property
+    def landed_at(self) -> str | None:
+        """When the latest landing was committed (ISO 8601, UTC), or its extraction instant where that
+        was not recorded; None before any landing."""
+        if not self.landings:
+            return None
+        try:
+            landed = json.loads((self.data_dir / "state" / LANDED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            landed = {}
+        return landed["landed_at"] if landed.get("generation") == self.generation else self.landings[-1]["extracted_at"]
 
     @property
     def extracted_through(self) -> dt.date:
@@ -185,9 +199,6 @@ class Lake:
                 "generation": generation,
                 "source": source,
                 "extracted_at": _text(landing.extracted_at),
-                # when it was landed, by this machine's clock: what the dashboard tells people (a
-                # sample's extraction is the end of its simulated day); no dataset reads it
-                "landed_at": dt.datetime.now(UTC).isoformat(timespec="seconds"),
                 "rows": landing.rows,
                 "quarantined": landing.quarantined,
                 "affects_from": EVERYTHING if landing.changes_everything else _text(landing.affects_from),
@@ -195,6 +206,10 @@ class Lake:
         )
         files.write_json(self.data_dir, self.root / STATE_FILE, state)
         self.state, self._reaches = state, None
+        # when it landed, by this machine's clock, for people (a sample's extraction is the end of its
+        # simulated day); kept apart from the lake, whose bytes the same input always makes the same
+        files.write_json(self.data_dir, self.data_dir / "state" / LANDED_FILE,
+                         {"generation": generation, "landed_at": dt.datetime.now(UTC).isoformat(timespec="seconds")})
         log.info("landed generation %d from %s: %s", generation, source, landing.rows)
         return landing
 

@@ -25,20 +25,9 @@ def run_job(data_dir: Path) -> subprocess.Popen:
 
 def durable_bytes(data_dir: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(data_dir)): hashlib.sha256(_without_clock(p)).hexdigest()
+        str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
         for folder in DURABLE for p in sorted((data_dir / folder).rglob("*")) if p.is_file()
     }
-
-
-def _without_clock(path: Path) -> bytes:
-    """A file's bytes; the lake's state without each landing's wall-clock time (``landed_at``, what the
-    dashboard says), the one value two runs over the same input cannot share."""
-    if path.name != "_state.json":
-        return path.read_bytes()
-    state = json.loads(path.read_text(encoding="utf-8"))
-    for landing in state["landings"]:
-        landing.pop("landed_at")
-    return json.dumps(state, sort_keys=True).encode()
 
 
 class Reader(threading.Thread):

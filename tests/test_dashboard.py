@@ -327,7 +327,12 @@ def test_the_project_list_shows_every_name(chromium, page_file):
 
 
 def test_the_header_says_when_the_data_was_landed_and_which_days_it_holds(chromium, sample_warehouse, page_file):
-    landed = dt.datetime.fromisoformat(Lake(sample_warehouse).landings[-1]["landed_at"]).astimezone(dt.timezone.utc)
+    import json
+
+    landed = json.loads((sample_warehouse / "state" / "landed.json").read_text())
+    assert landed["generation"] == Lake(sample_warehouse).generation
+    landed = dt.datetime.fromisoformat(landed["landed_at"]).astimezone(dt.timezone.utc)
+    assert abs((dt.datetime.now(dt.timezone.utc) - landed).total_seconds()) < 3600  # this session's clock, not the data's
     page = open_file(chromium, page_file)
     header = page.tab.text_content(".provenance")
     assert f"landed {landed:%Y-%m-%d %H:%M} UTC (extracted up to 2026-01-31 23:59 UTC" in header

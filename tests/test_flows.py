@@ -50,9 +50,15 @@ def test_running_twice_through_prefect_leaves_the_same_bytes(prefect, capsys, tm
 def test_backfill_rewrites_a_range_with_the_same_bytes(prefect, capsys, tmp_path):
     insights(capsys, "run", "--data-dir", str(tmp_path), "--date", "2024-02-04")
     before = output_bytes(tmp_path)
+    from pipeline import commits
+
+    version = commits.read_state(tmp_path).version
     out = insights(capsys, "backfill", "--from", "2024-01-15", "--to", "2024-02-04", "--data-dir", str(tmp_path))
     assert out.startswith("26 partitions rebuilt")  # 21 days, 3 weeks and the usage of 2 months
     assert output_bytes(tmp_path) == before
+    # its 26 tasks' files are published as one commit: readers see the warehouse before it or after it
+    assert commits.read_state(tmp_path) == commits.CommitState(version + 1, False)
+    assert not list((tmp_path / "_staging" / "deferred").glob("*.json"))
 
 
 def test_run_from_postgres_never_records_the_password(prefect, capsys, postgres, tmp_path):

@@ -16,7 +16,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote
@@ -51,6 +52,11 @@ PAGE_HEADERS = {
 LONGEST_RANGE_DAYS = 3653
 """Ten years: a longer range is refused."""
 KEPT_ANSWERS = 64
+COMPUTING_AT_ONCE = 2
+"""Answers computed at once (each a DuckDB query over the warehouse, using the machine's cores)."""
+WAITING_AT_MOST = 16
+"""Answers that may wait for a computation; past that a request is refused with 503 and ``Retry-After``."""
+RETRY_AFTER_SECONDS = 2
 GZIP_FROM_BYTES = 1024
 SIGN_IN_BYTES = 4096
 """The most a sign-in form may be: a token and a view are a few hundred bytes; past it, 413."""
@@ -59,6 +65,10 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="Unleash insights"'}
 
 class BadRequest(ValueError):
     """A request the server refuses as Unleash would: 400, in Unleash's error shape."""
+
+
+class Busy(RuntimeError):
+    """Too many answers waiting to be computed: 503 with ``Retry-After``, at once, rather than a long wait."""
 
 
 class NotReady(RuntimeError):
@@ -89,6 +99,8 @@ class Reader:
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._computing: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._workers = threading.BoundedSemaphore(COMPUTING_AT_ONCE)
+        self._waiting = 0
 
     def answer(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
                if_none_match: str | None = None) -> tuple[str, Answer | None]:
@@ -108,7 +120,8 @@ class Reader:
                     with computing:  # one computation of an answer, however many ask for it at once
                         answer = self._kept(key)
                         if answer is None:
-                            content, headers = compute(self.committed_at(state.version))
+                            with self._worker():
+                                content, headers = compute(self.committed_at(state.version))
                             answer = Answer(orjson.dumps(content), etag, headers)
                             self._keep(key, answer)
                 finally:
@@ -117,6 +130,23 @@ class Reader:
                 return etag, answer
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
+
+    @contextmanager
+    def _worker(self) -> Iterator[None]:
+        """One of the ``COMPUTING_AT_ONCE`` computation slots; ``Busy`` at once past ``WAITING_AT_MOST`` waiting."""
+        with self._guard:
+            if self._waiting >= WAITING_AT_MOST:
+                raise Busy(f"{WAITING_AT_MOST} answers are waiting to be computed: ask again in {RETRY_AFTER_SECONDS} s")
+            self._waiting += 1
+        try:
+            self._workers.acquire()
+        finally:
+            with self._guard:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._workers.release()
 
     def committed(self) -> Committed | None:
         """The committed state now, or None where nothing is committed (or the warehouse is torn)."""
@@ -266,6 +296,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     handlers = {
         BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
         TooLarge: lambda _, error: _error(413, "ContentTooLarge", str(error)),
+        Busy: lambda _, error: _error(503, "ServiceUnavailable", str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}),
         NotReady: lambda _, error: _error(503, "ServiceUnavailable", str(error)),
         404: lambda request, _: _error(404, "NotFoundError", "The path you were looking for is not available "
                                        "(the routes are in /openapi.yaml)."),
