@@ -104,7 +104,7 @@ def reading(data_dir: Path) -> Iterator[CommitState | None]:
             fcntl.flock(door, fcntl.LOCK_UN)  # inside: a writer may queue at the door now
             state = read_state(data_dir)
             if state.publishing:
-                raise WarehouseUnreadable(f"a build died while committing to {data_dir}'s warehouse, which is "
+                raise WarehouseUnreadable("a build died while committing to the warehouse, which is "
                                           "torn until the next run or backfill commits")
             yield state
 

@@ -65,10 +65,18 @@ def test_an_unreadable_commit_record_is_503_in_unleashs_shape_everywhere(sample_
         assert "state/warehouse.json is unreadable" in answer.json()["message"] and str(data_dir) not in answer.text
 
 
-def test_ready_says_why_without_naming_a_path(tmp_path):
+def test_ready_says_why_without_naming_a_path(sample_warehouse, tmp_path):
+    import shutil
+
     answer = client(tmp_path).get("/ready")
     assert answer.status_code == 503 and "run `insights run`" in answer.json()["message"]
     assert str(tmp_path) not in answer.text
+    torn = tmp_path / "torn"
+    shutil.copytree(sample_warehouse, torn)
+    (torn / "state" / "warehouse.json").write_text('{"version": 3, "publishing": true}')
+    answer = client(torn).get("/ready")
+    assert answer.status_code == 503 and "a build died while committing" in answer.json()["message"]
+    assert str(torn) not in answer.text and "sample-warehouse" not in answer.text
 
 
 def test_a_client_that_drops_its_sign_in_is_not_a_server_error(sample_warehouse, caplog):
