@@ -105,31 +105,51 @@ class Reader:
     def answer(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
                if_none_match: str | None = None) -> tuple[str, Answer | None]:
         """The ETag of the committed state, and the answer for a route's parameters from it (None when
-        ``if_none_match`` names that state already)."""
+        ``if_none_match`` names that state already).
+
+        The commit lock is held to look at the state, then only while an answer is computed: a
+        request waiting for a computation slot holds nothing a commit needs."""
+        etag = self._etag()
+        if none_match(if_none_match, etag):
+            return etag, None
+        wanted = (route, parameters, etag)
+        answer = self._kept(wanted)
+        if answer is not None:
+            return etag, answer
+        with self._guard:
+            computing = self._computing.setdefault(wanted, threading.Lock())
+        try:
+            with computing, self._worker():  # one computation of an answer, however many ask for it at once
+                with self.reading() as state:
+                    etag = self._etag_of(state)  # a commit may have come meanwhile: answer from the state now
+                    key = (route, parameters, etag)
+                    answer = self._kept(key)
+                    if answer is None:
+                        content, headers = compute(self.committed_at(state.version))
+                        answer = Answer(orjson.dumps(content), etag, headers)
+                        self._keep(key, answer)
+            return etag, answer
+        finally:
+            with self._guard:
+                self._computing.pop(wanted, None)
+
+    @contextmanager
+    def reading(self) -> Iterator[commits.CommitState]:
+        """The commit lock held shared, with the committed state; ``NotReady`` where there is none to read."""
         try:
             with commits.reading(self.data_dir) as state:
                 if state is None:
                     raise NotReady(NOTHING_COMMITTED)
-                etag = f'W/"{state.version}.{self._lake_generation()}"'
-                if none_match(if_none_match, etag):
-                    return etag, None
-                key = (route, parameters, etag)
-                with self._guard:
-                    computing = self._computing.setdefault(key, threading.Lock())
-                try:
-                    with computing:  # one computation of an answer, however many ask for it at once
-                        answer = self._kept(key)
-                        if answer is None:
-                            with self._worker():
-                                content, headers = compute(self.committed_at(state.version))
-                            answer = Answer(orjson.dumps(content), etag, headers)
-                            self._keep(key, answer)
-                finally:
-                    with self._guard:
-                        self._computing.pop(key, None)
-                return etag, answer
+                yield state
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
+
+    def _etag(self) -> str:
+        with self.reading() as state:
+            return self._etag_of(state)
+
+    def _etag_of(self, state: commits.CommitState) -> str:
+        return f'W/"{state.version}.{self._lake_generation()}"'
 
     @contextmanager
     def _worker(self) -> Iterator[None]:
@@ -227,13 +247,8 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         return JSONResponse({"health": "GOOD"})
 
     def ready(_: Request) -> Response:
-        try:
-            with commits.reading(data_dir) as state:
-                if state is None:
-                    raise NotReady(NOTHING_COMMITTED)
-        except commits.WarehouseUnreadable as error:
-            raise NotReady(str(error)) from None
-        return JSONResponse({"health": "GOOD"})
+        with reader.reading():
+            return JSONResponse({"health": "GOOD"})
 
     def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -244,13 +259,8 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     def page(request: Request) -> Response:
         if not _signed_in(request, tokens, sessions):
             return HTMLResponse(dashboard.signin_page(), headers=PAGE_HEADERS)
-        try:
-            with commits.reading(data_dir) as state:  # the page's provenance and flags table from one commit
-                if state is None:
-                    raise NotReady(NOTHING_COMMITTED)
-                page = dashboard.served_page(data_dir, reader.committed_at(state.version), today())
-        except commits.WarehouseUnreadable as error:
-            raise NotReady(str(error)) from None
+        with reader.reading() as state:  # the page's provenance and flags table from one commit
+            page = dashboard.served_page(data_dir, reader.committed_at(state.version), today())
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def login(request: Request) -> Response:
