@@ -354,7 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     if argv is None:
-        code = interrupts.supervised(" ".join(["insights", *[a for a in args if a in cli.commands][:1]]), debug)
+        command = next((a for a in args if a in cli.commands), None)
+        code = interrupts.supervised(" ".join(["insights", *([command] if command else [])]), debug,
+                                     writes=command not in ("web", "serve", "reference"))
         if code is not None:
             sys.exit(code)
     try:

@@ -31,11 +31,12 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 _PR_SET_PDEATHSIG = 1
 
 
-def supervised(command: str, debug: bool) -> int | None:
+def supervised(command: str, debug: bool, writes: bool = True) -> int | None:
     """Fork: in the child, return None and carry on with the command; in this process, wait for the
     child, pass signals on, and return the exit code to leave with.
 
-    ``command`` names what runs (``insights run``), for the one line an interruption prints.
+    ``command`` names what runs (``insights run``), for the one line an interruption prints;
+    ``writes``: whether it writes the data directory (a server only reads it).
     """
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -44,7 +45,7 @@ def supervised(command: str, debug: bool) -> int | None:
     if child == 0:
         _become_child(parent, debug)
         return None
-    return _supervise(child, command)
+    return _supervise(child, command, writes)
 
 
 def _become_child(parent: int, debug: bool) -> None:
@@ -75,7 +76,7 @@ def _silence() -> None:
     os.close(null)
 
 
-def _supervise(child: int, command: str) -> int:
+def _supervise(child: int, command: str, writes: bool) -> int:
     received: list[int] = []
 
     def forward(number, _frame):
@@ -96,8 +97,11 @@ def _supervise(child: int, command: str) -> int:
         return os.waitstatus_to_exitcode(status)
     _signal_group(child, signal.SIGKILL)  # whatever it started and left behind
     how = "Ctrl-C" if received[0] == signal.SIGINT else signal.Signals(received[0]).name
-    sys.stderr.write(f"insights: {command} interrupted ({how}); nothing half-written is visible, "
-                     "and the next run clears what it left\n")
+    if writes:
+        sys.stderr.write(f"insights: {command} interrupted ({how}); nothing half-written is visible, "
+                         "and the next run clears what it left\n")
+    else:
+        sys.stderr.write(f"insights: {command} stopped ({how})\n")
     return EXIT_CODES[received[0]]
 
 

@@ -90,3 +90,16 @@ def _still_running(fragment: str) -> bool:
         except OSError:
             continue
     return False
+
+
+@pytest.mark.parametrize(("number", "code", "how"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_signal_stops_the_server_in_one_line(sample_warehouse, number, code, how):
+    from tests.test_server_http import real_server
+
+    with real_server(sample_warehouse) as (_, process):
+        process.send_signal(number)
+        sent = time.monotonic()
+        _, err = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    assert process.returncode == code and took < 10
+    assert err.splitlines()[-1] == f"insights: insights web stopped ({how})" and "Traceback" not in err
