@@ -61,7 +61,9 @@ def cluster() -> Iterator[Cluster]:
     """Start a cluster, yield it, stop it and remove its files."""
     bin_dir = binaries()
     folder = Path(tempfile.mkdtemp(prefix="insights-pg-"))
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # root runs the server as postgres; runuser is in /usr/sbin, which a plain user's PATH may lack
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+    as_postgres = [runuser, "-u", "postgres", "--"] if os.geteuid() == 0 else []
     try:
         (folder / "password").write_text(PASSWORD)
         if as_postgres:
