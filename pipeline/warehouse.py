@@ -7,6 +7,7 @@ Layout under ``<data dir>/warehouse/``::
     project_flag_trends/week=2025-05/part-0.parquet
     flag_usage_daily/month=2025-01/part-0.parquet
     flags/part-0.parquet                              one file, as of the latest run's date
+    flag_lifecycle/part-0.parquet                     one file, as of the same date
 
 Every file holds its partition column too (``day`` or ``week``), so a single file reads alone.
 Key-value metadata on each file names the build that wrote it: the partition, its snapshot
@@ -79,6 +80,11 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("enabled_environments", pa.list_(pa.string())), ("last_evaluated_day", pa.date32()),
          ("last_evaluated_production_day", pa.date32()), ("evaluations_7d", COUNT), ("evaluations_30d", COUNT),
          ("evaluations_90d", COUNT), ("cleanup_reason", pa.string())]
+    ),
+    "flag_lifecycle": pa.schema(
+        [("as_of", pa.date32()), ("flag", pa.string()), ("project", pa.string()), ("category", pa.string()),
+         ("stage", pa.string()), ("entered_at", TIME), ("current", pa.bool_()), ("is_new", pa.bool_()),
+         ("days", COUNT)]
     ),
 }
 

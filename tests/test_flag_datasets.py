@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline import job
 from pipeline.calendar import UTC
@@ -178,3 +179,17 @@ def test_on_the_sample_the_checks_hold_for_every_week(sample_warehouse):
     assert {r.name: r.offending for r in results} == {r.name: 0 for r in results}
     assert "usage_matches_metrics_summary" in {r.name for r in results} and len(weeks) > 100
     assert computed["week_project_usage"].num_rows == stored["metrics_summary_trends"].num_rows > 300
+
+
+@pytest.mark.parametrize("projects", [(), ("checkout",), ("checkout", "payments"), ("default", "growth", "sandbox")])
+def test_the_published_flag_lifecycle_gives_the_lifecycle_figures_of_any_projects(sample_warehouse, projects):
+    import pyarrow.parquet as pq
+
+    from pipeline import trends
+    from pipeline.lake import Lake
+
+    published = pq.read_table(sample_warehouse / "warehouse" / "flag_lifecycle" / "part-0.parquet")
+    assert {d.as_py() for d in published["as_of"]} == {dt.date(2026, 1, 31)}
+    combined = trends.lifecycle_from_flags(published, projects)
+    assert combined == trends.lifecycle_now(Lake(sample_warehouse), dt.date(2026, 1, 31), projects)
+    assert combined["lifecycleTrends"]["production"]["totalFlags"] > 0

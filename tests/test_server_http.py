@@ -283,3 +283,14 @@ def test_past_the_waiting_limit_an_answer_is_503_with_retry_after_at_once(sample
     refused = answers["refused"]
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
     assert refused.json()["name"] == "ServiceUnavailable"
+
+
+def test_the_lifecycle_route_reads_what_the_run_published_not_the_lake(sample_warehouse, monkeypatch):
+    from pipeline import trends
+    from pipeline.lake import Lake
+
+    expected = trends.lifecycle_now(Lake(sample_warehouse), AS_OF, ["checkout", "payments"])
+    monkeypatch.setattr(trends, "lifecycle_now", lambda *a: pytest.fail("the lake was read for the lifecycle"))
+    answer = client(sample_warehouse).get("/api/admin/insights/lifecycle?projects=payments,checkout", headers=AUTHORIZED)
+    assert answer.status_code == 200 and answer.json() == expected
+    assert answer.headers["Insights-As-Of"] == AS_OF.isoformat()

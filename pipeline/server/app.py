@@ -3,8 +3,8 @@
 Every answer comes from one committed state (``pipeline.commits``), read with the same functions
 ``insights export`` uses; an answer is kept per (route, parameters, state), so a repeated request
 costs a lookup, and a gzipped body is made once. The ETag names the state: the warehouse's commit
-and the lake's generation (a week the warehouse holds as of a later day, and the lifecycle
-figures, are computed from the lake).
+and the lake's generation (a week the warehouse holds as of a later day is computed from the
+lake). The lifecycle figures of any projects come from the ``flag_lifecycle`` table a run published.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request, cookie_parser
@@ -35,7 +37,7 @@ from pipeline.lake import STATE_FILE, Lake
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
-from pipeline.warehouse import Committed, Warehouse
+from pipeline.warehouse import Committed, Warehouse, flags_partition
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class Reader:
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._computing: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._flag_lifecycle: tuple[int, pa.Table | None] = (-1, None)
         self._workers = threading.BoundedSemaphore(COMPUTING_AT_ONCE)
         self._waiting = 0
 
@@ -176,6 +179,18 @@ class Reader:
         except commits.WarehouseUnreadable:
             return None
 
+    def flag_lifecycle(self, committed: Committed) -> pa.Table | None:
+        """The commit's ``flag_lifecycle`` table where a run published it as of the warehouse's last day
+        (a backfill past the last run's date leaves it older: None), read once per commit; call it
+        holding the commit lock."""
+        if self._flag_lifecycle[0] != committed.version:
+            record = committed.records.get(("flags", "latest"))
+            current = record is not None and record["snapshot_day"] == committed.last_day.isoformat()
+            path = self.warehouse.path("flag_lifecycle", flags_partition(committed.last_day))
+            table = pq.read_table(path) if current and path.exists() else None
+            self._flag_lifecycle = (committed.version, table)
+        return self._flag_lifecycle[1]
+
     def committed_at(self, version: int) -> Committed:
         """The committed state numbered ``version``; call it holding the commit lock (``commits.reading``)."""
         current = self._committed
@@ -237,7 +252,9 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
             if committed.last_day is None:
                 raise NotReady("the warehouse holds no partition yet: run `insights run`")
-            figures = trends.lifecycle_now(Lake(data_dir), committed.last_day, projects)
+            published = reader.flag_lifecycle(committed)
+            figures = (trends.lifecycle_from_flags(published, projects) if published is not None
+                       else trends.lifecycle_now(Lake(data_dir), committed.last_day, projects))
             document.validate(figures, "lifecycleTrendsSchema")
             return figures, {"Insights-As-Of": committed.last_day.isoformat()}
 

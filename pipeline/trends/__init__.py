@@ -97,6 +97,7 @@ DATASETS: dict[str, Dataset] = {
     **{t.name: Dataset(t.name, t.grain, f"trends/{t.name}") for t in TRENDS.values()},
     "flag_usage_daily": Dataset("flag_usage_daily", "month", None),
     "flags": Dataset("flags", "flags", "flags/flags"),
+    "flag_lifecycle": Dataset("flag_lifecycle", "flags", "flags/flag_lifecycle"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
 CHECK_INPUTS = ("week_project_usage",)
@@ -258,6 +259,39 @@ def lifecycle_by_project(lake: Lake, as_of: dt.date, projects: Collection[str] =
         }
     return {project: {"lifecycleTrends": {stage: f["lifecycleTrends"][stage] for stage in LIFECYCLE_STAGES}}
             for project, f in figures.items()}
+
+
+LIFECYCLE_STAGE_NAMES = dict(zip(("pre-live", "live", "completed"), LIFECYCLE_STAGES))
+
+
+def lifecycle_from_flags(flag_lifecycle: pa.Table, projects: Collection[str] = ()) -> dict:
+    """``lifecycle_now`` of the moment a ``flag_lifecycle`` table is as of, for the listed
+    ``projects`` together (none: every listed project), combined from its rows: the flags now in
+    each stage, by category and age, and the medians of their days there and of the days that flags
+    which left the stage spent in it (0 where none)."""
+    rows = flag_lifecycle.to_pylist()
+    asked = set(projects)
+    figures = {stage: {"current": [], "departed": []} for stage in LIFECYCLE_STAGES}
+    for row in rows:
+        if not asked or row["project"] in asked:
+            figures[LIFECYCLE_STAGE_NAMES[row["stage"]]]["current" if row["current"] else "departed"].append(row)
+    trends = {}
+    for stage, of in figures.items():
+        now = of["current"]
+        trends[stage] = {
+            "categories": {c: {"flagsOlderThanWeek": sum(1 for r in now if r["category"] == c and not r["is_new"]),
+                               "newFlagsThisWeek": sum(1 for r in now if r["category"] == c and r["is_new"])}
+                           for c in LIFECYCLE_CATEGORIES},
+            "totalFlags": len(now),
+            "medianDaysInCurrentStage": _number(_median([r["days"] for r in now])),
+            "medianDaysHistorically": _number(_median([r["days"] for r in of["departed"]])),
+        }
+    return {"lifecycleTrends": trends}
+
+
+def _median(values: list[int]) -> float:
+    """The median, the mean of the middle two for an even count (as DuckDB's); 0 of nothing."""
+    return float(np.median(values)) if values else 0.0
 
 
 def _number(value: float) -> int | float:
