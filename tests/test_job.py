@@ -103,10 +103,12 @@ def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(tmp_pa
         job.build(tmp_path / "daily", job.plan_run(tmp_path / "daily", as_of))
     job.build(tmp_path / "backfill", job.plan_backfill(tmp_path / "backfill", dt.date(2024, 12, 2), dt.date(2025, 1, 15)))
     daily, backfill = output_bytes(tmp_path / "daily"), output_bytes(tmp_path / "backfill")
-    kept = lambda path: path.startswith("warehouse") and not path.startswith("warehouse/flags/")  # noqa: E731
+    kept = lambda path: path.startswith("warehouse") and not path.startswith(("warehouse/flags/",  # noqa: E731
+                                                                               "warehouse/flag_lifecycle/"))
     assert {k: v for k, v in daily.items() if kept(k)} == {k: v for k, v in backfill.items() if kept(k)}
     assert "warehouse/flag_usage_daily/month=2025-01/part-0.parquet" in backfill  # the backfill wrote usage too
     assert "warehouse/flags/part-0.parquet" in daily and "warehouse/flags/part-0.parquet" not in backfill
+    assert "warehouse/flag_lifecycle/part-0.parquet" in daily and "warehouse/flag_lifecycle/part-0.parquet" not in backfill
 
 
 def test_export_builds_what_the_warehouse_lacks_and_leaves_later_weeks_alone(tmp_path):

@@ -17,10 +17,11 @@ LAST = dt.date(2024, 1, 21)
 
 
 def warehouse_bytes(data_dir: Path) -> dict[str, str]:
-    """Every warehouse file's hash, but the flags table's (a run writes it as of its date; a backfill leaves it)."""
+    """Every warehouse file's hash, but the flags table's and flag_lifecycle's (a run writes them as of
+    its date; a backfill leaves them)."""
     return {
         str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((data_dir / "warehouse").rglob("*.parquet")) if p.parent.name != "flags"
+        for p in sorted((data_dir / "warehouse").rglob("*.parquet")) if p.parent.name not in ("flags", "flag_lifecycle")
     }
 
 
