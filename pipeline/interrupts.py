@@ -56,15 +56,16 @@ def _become_child(parent: int, debug: bool) -> None:
         pass
     if os.getppid() != parent:
         os._exit(EXIT_CODES[signal.SIGHUP])
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
     def interrupted(number, frame):
         if not debug:
             _silence()
         signal.default_int_handler(number, frame)
 
-    signal.signal(signal.SIGINT, interrupted)
+    # SIGINT from the supervisor; SIGTERM where a service manager signals every process of the command
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, interrupted)
 
 
 def _silence() -> None:
