@@ -9,10 +9,8 @@ before or after the command, adds the traceback.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 import os
-import socket
 import sys
 import traceback
 from pathlib import Path
@@ -29,7 +27,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class CannotServe(RuntimeError):
-    """A server that cannot start: its port is taken, or the Prefect server it needs is missing."""
+    """``serve`` cannot start: the Prefect server it needs is missing."""
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -283,23 +281,10 @@ def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_prox
 
     proxies = [address.strip() for address in trusted_proxies.split(",") if address.strip()]
     app = create_app(data_dir.absolute(), Tokens.from_environment(), trusted_proxies=proxies)
-    listening = _listening_socket(host, port)
+    listening = listen.bound(host, port)
     limit = listen.connection_limit(max_connections)
     log.info("serving the insights of %s on http://%s:%d (at most %d connections)", data_dir, host, port, limit)
     listen.serve(app, listening, limit)
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port`` and listening; ``CannotServe`` in one line where it cannot be."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-        return socket.create_server((host, port), family=family, backlog=2048)
-    except socket.gaierror as error:
-        raise CannotServe(f"cannot listen on {host}: {error.strerror}; pass --host an address of this machine") from None
-    except OSError as error:
-        hint = ("another process listens there: stop it, or pass --port another port" if error.errno == errno.EADDRINUSE
-                else "pass --host an address of this machine and --port a free port")
-        raise CannotServe(f"cannot listen on {host}:{port}: {os.strerror(error.errno) if error.errno else error}; {hint}") from None
 
 
 @cli.command(context_settings=CONTEXT)
@@ -348,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     from pipeline.document import InvalidDocument
     from pipeline.job import NothingLanded
+    from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
 
@@ -365,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
         _fail(str(error), 2, debug)
-    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe) as error:
+    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)

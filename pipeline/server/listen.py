@@ -17,7 +17,9 @@ want of descriptors, which asyncio then logs with a traceback at every retry. He
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import resource
 import socket
 import time
@@ -34,6 +36,25 @@ GRACEFUL_SECONDS = 5
 """On Ctrl-C or SIGTERM, answers in flight get this long before their connections are closed."""
 RESERVED_DESCRIPTORS = 128
 """Descriptors kept for everything but client connections: the data directory's files, logs, pipes."""
+
+
+class CannotListen(RuntimeError):
+    """The address or port to listen on cannot be had: one line, saying what to do."""
+
+
+def bound(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening, before the server says it serves;
+    ``CannotListen`` where it cannot be (a port another process holds, an address not this machine's)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except socket.gaierror as error:
+        raise CannotListen(f"cannot listen on {host}: {error.strerror}; pass --host an address of this machine") from None
+    except OSError as error:
+        hint = ("another process listens there: stop it, or pass --port another port" if error.errno == errno.EADDRINUSE
+                else "pass --host an address of this machine and --port a free port")
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}; {hint}") from None
 
 
 def connection_limit(wanted: int) -> int:
