@@ -56,18 +56,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each timed step; the table shows their median")
     args = parser.parse_args()
+    if not args.skip_postgres and (missing := extraction_needs()):
+        parser.error(f"the extraction figure needs {missing}; or pass --skip-postgres to leave it out")
     tier = TIERS[args.tier]
     work = args.work or Path(tempfile.mkdtemp(prefix=f"insights-bench-{args.tier}-"))
     work.mkdir(parents=True, exist_ok=True)
     year, quarter = work / "year", work / "quarter"
+    figures, details = [], {}
+    out = args.out or Path(f"bench-{args.tier}.json")
     try:
-        figures = []
         log = lambda message: print(f"[bench {args.tier}] {message}", file=sys.stderr, flush=True)  # noqa: E731
         log(f"generating {tier.days} days at {tier.rows_per_day:,} hourly rows a day")
-        generated = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
+        generated = details["generate"] = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
         os.sync()  # the generator's writes reach the disk now, not during the measured steps
         log(f"landed in {generated['seconds']:.1f} s; the floor and the backfill, {args.repeats} times each, in turn")
         floors, backfills, trend_backfills = [], [], []
+        details.update(floor=floors, backfill=backfills, backfill_trends=trend_backfills)
         for _ in range(args.repeats):
             floors.append(step("floor", data_dir=str(year)))
             trend_backfills.append(step("backfill", data_dir=str(year), datasets="trends"))
@@ -80,17 +84,17 @@ def main() -> None:
                         "reported"))
         figures.append(("full backfill, trends alone, peak RSS (MiB)", max(b["peak_rss_mib"] for b in trend_backfills),
                         None, "reported"))
-        stored = step("sizes", data_dir=str(year))["bytes"]
+        stored = details["sizes"] = step("sizes", data_dir=str(year))["bytes"]
         figures.append(("flag_usage_daily on disk (MB)", stored["flag_usage_daily"] / 1e6, None, "reported"))
         log(f"backfill {median(backfills):.1f} s ({median(trend_backfills):.1f} s for the trends alone), "
             f"floor {median(floors):.1f} s, peak RSS {peak:.0f} MiB; export")
-        exports = [step("export", data_dir=str(year)) for _ in range(args.repeats)]
+        exports = details["export"] = [step("export", data_dir=str(year)) for _ in range(args.repeats)]
         figures.append(("export of one year (s)", median(exports), None, "<= 1"))
-        pages = [step("dashboard_file", data_dir=str(year)) for _ in range(args.repeats)]
+        pages = details["dashboard"] = [step("dashboard_file", data_dir=str(year)) for _ in range(args.repeats)]
         figures.append(("dashboard file of one year (s)", median(pages), None, "reported"))
         figures.append(("dashboard file of one year (MB)", pages[0]["bytes"] / 1e6, None, "<= 3"))
         log(f"the one-year document served warm to {SERVED_CLIENTS} clients for {SERVED_SECONDS[args.tier]} s")
-        served = step("serve", data_dir=str(year), seconds=SERVED_SECONDS[args.tier], clients=SERVED_CLIENTS)
+        served = details["serve"] = step("serve", data_dir=str(year), seconds=SERVED_SECONDS[args.tier], clients=SERVED_CLIENTS)
         figures.append(("served one-year document, median (ms)", served["median_ms"], None, "<= 50"))
         figures.append(("served one-year document, 99th percentile (ms)", served["p99_ms"], None, "<= 200"))
         figures.append(("served one-year document, errors", served["errors"], None, "0"))
@@ -98,6 +102,7 @@ def main() -> None:
         step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         step("backfill", data_dir=str(quarter))
         dailies = {"year": [], "quarter": [], "year-trends": []}
+        details.update(daily=dailies["year"], daily_three_months=dailies["quarter"], daily_trends=dailies["year-trends"])
         for _ in range(args.repeats):
             for name, history, days, datasets in (("year", year, tier.days, "all"), ("quarter", quarter, min(90, tier.days), "all"),
                                                   ("year-trends", year, tier.days, "trends")):
@@ -124,32 +129,49 @@ def main() -> None:
         figures.append(("flags table on disk (MB)", stored["flags"] / 1e6, None, "reported"))
         startup = step("prefect_startup")
         figures.append(("Prefect start-up, temporary server (s)", startup["wall_seconds"], None, "reported apart"))
-        extracted = None
         if not args.skip_postgres:
             log("extraction from PostgreSQL")
-            extracted = step("extract", work_dir=str(work), tier=args.tier, repeats=args.repeats)
+            extracted = details["extraction"] = step("extract", work_dir=str(work), tier=args.tier, repeats=args.repeats)
             rows = extracted["rows"]
             figures.append(("extraction (rows/s)", rows / extracted["extraction_seconds"],
                             rows / extracted["copy_seconds"], ">= 0.7 x COPY"))
-        report = {
-            "tier": args.tier, "scale": tier.__dict__,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-            "figures": [{"figure": f, "value": round(v, 3), "floor": None if fl is None else round(fl, 3),
-                         "ratio": None if fl is None else round(v / fl, 3), "target": t} for f, v, fl, t in figures],
-            "repeats": args.repeats,
-            "details": {"generate": generated, "floor": floors, "backfill": backfills, "backfill_trends": trend_backfills,
-                        "sizes": stored, "export": exports, "dashboard": pages, "serve": served,
-                        "daily": dailies["year"], "daily_three_months": dailies["quarter"],
-                        "daily_trends": dailies["year-trends"],
-                        "extraction": extracted},
-        }
-        out = args.out or Path(f"bench-{args.tier}.json")
-        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(table(report["figures"]))
-        print(f"written to {out}")
+        write(out, args, figures, details)
+    except SystemExit as failure:  # a step failed: what was measured before it is kept
+        if figures or details:
+            write(out, args, figures, details, failed=str(failure.code))
+            print(f"figures so far written to {out}", file=sys.stderr)
+        raise
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def extraction_needs() -> str | None:
+    """What the extraction figure needs and this installation lacks: the test extras' PostgreSQL
+    driver, and PostgreSQL's server binaries; None when both are here."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "the test extras (psycopg): pip install -e '.[test]'"
+    from tests.postgres_server import binaries
+
+    return None if binaries() else "PostgreSQL's server (initdb, pg_ctl): apt-get install postgresql"
+
+
+def write(out: Path, args: argparse.Namespace, figures: list[tuple], details: dict, failed: str | None = None) -> None:
+    """Write the report as JSON and print its table."""
+    report = {
+        "tier": args.tier, "scale": TIERS[args.tier].__dict__,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "figures": [{"figure": f, "value": round(v, 3), "floor": None if fl is None else round(fl, 3),
+                     "ratio": None if fl is None else round(v / fl, 3), "target": t} for f, v, fl, t in figures],
+        "repeats": args.repeats,
+        "details": details,
+        **({"failed": failed} if failed else {}),
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(report["figures"]))
+    print(f"written to {out}")
 
 
 def median(results: list[dict]) -> float:

@@ -29,3 +29,25 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
     assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
     assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
     assert "| full backfill (s) |" in done.stdout
+
+
+def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkeypatch):
+    import pytest
+
+    import bench.__main__ as bench
+
+    def step(name: str, **_) -> dict:
+        if name == "export":
+            raise SystemExit("bench step export failed:\nboom")
+        return {"seconds": {"floor": 2.0, "backfill": 3.0}.get(name, 1.0), "peak_rss_mib": 100.0,
+                "rows": {"client_metrics": 1}, "bytes": {"flag_usage_daily": 1_000_000}}
+
+    monkeypatch.setattr(bench, "step", step)
+    out = tmp_path / "bench.json"
+    monkeypatch.setattr(sys, "argv", ["bench", "--tier", "s", "--out", str(out), "--skip-postgres", "--repeats", "1"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    report = json.loads(out.read_text())
+    figures = {f["figure"]: f for f in report["figures"]}
+    assert figures["full backfill (s)"]["value"] == 3.0 and figures["full backfill (s)"]["ratio"] == 1.5
+    assert report["failed"].startswith("bench step export failed") and "export" not in report["details"]
