@@ -98,8 +98,8 @@ def provenance(data_dir: Path, committed: Committed) -> dict:
     lake = Lake(data_dir)
     landing = lake.landings[-1] if lake.landings else None
     build = f"build-g{lake.generation}-{code_version()}"
+    landed = lake.landed_at
     if landing:
-        landed = lake.landed_at
         holds = (f"the warehouse holds {committed.first_day} to {committed.last_day}" if committed.last_day
                  else "the warehouse holds no day yet")
         line = (f"Data from {landing['source']}, landed {_minute(landed)} UTC (extracted up to "
@@ -108,7 +108,7 @@ def provenance(data_dir: Path, committed: Committed) -> dict:
     else:
         line = "Nothing has been landed yet."
     return {"provenance": line, "source": landing["source"] if landing else None,
-            "landedAt": lake.landed_at,
+            "landedAt": landed,
             "extractedAt": landing["extracted_at"] if landing else None, "build": build, "commit": committed.version}
 
 

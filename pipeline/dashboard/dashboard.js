@@ -375,8 +375,9 @@
     const weeks = rows.map((r) => r.week);
     const x = { field: "week", type: "ordinal", title: "ISO week", sort: weeks, axis: { labelAngle: -45, ...partialLabel("week", partial.week) } };
     const stackedSeries = (options.stacked || []).map(label);
-    const top = largest(rows.flatMap((r) => [sum(options.stacked ? options.stacked.map((s) => r[s] ?? 0) : []),
-      ...series.filter((s) => !stackedSeries.includes(label(s))).map((s) => r[s] ?? 0)]));
+    const stackedKeys = options.stacked || [];  // the axis's top: a week's stacked bars together, or any line alone
+    const top = largest(rows.flatMap((r) => [sum(stackedKeys.map((s) => r[s] ?? 0)),
+      ...series.filter((s) => !stackedKeys.includes(s)).map((s) => r[s] ?? 0)]));
     const y = { field: "value", type: "quantitative", title: null, ...(options.counts === false ? {} : { axis: countAxis(top) }) };
     const color = { field: "series", type: "nominal", title: null };
     const mark = weeks.includes(partial.week) ? partial.week : null;
