@@ -41,13 +41,14 @@ def assemble(rows: dict[str, duckdb.DuckDBPyRelation]) -> dict[str, list[dict[st
     document = {}
     for trend in TRENDS.values():
         relation = rows[trend.name]
-        objects = relation.query("trend_rows", _objects_query(trend, relation)).fetchall()
+        objects = relation.query("trend_rows", objects_query(trend, relation)).fetchall()
         document[trend.array] = orjson.loads("[" + ",".join(text for text, in objects) + "]")
     return document
 
 
-def _objects_query(trend: Trend, relation: duckdb.DuckDBPyRelation) -> str:
-    """The query that writes each of a trend's rows (``trend_rows``) as its JSON object, in the array's order."""
+def objects_query(trend: Trend, relation: duckdb.DuckDBPyRelation, beside: tuple[str, ...] = ()) -> str:
+    """The query that writes each of a trend's rows (``trend_rows``) as its JSON object, in the array's
+    order; the columns named in ``beside`` follow the object, as they are."""
     kinds = {column: kind.id for column, kind in zip(relation.columns, relation.types)}
     values = []
     for field, column in trend.fields.items():
@@ -60,7 +61,8 @@ def _objects_query(trend: Trend, relation: duckdb.DuckDBPyRelation) -> str:
             value = name
         values.append(f"'{field}': {value}")
     order = ", ".join(f'"{trend.fields[f]}"' for f in SORT_FIELDS if f in trend.fields)
-    return f"SELECT to_json({{{', '.join(values)}}})::VARCHAR FROM trend_rows ORDER BY {order}"
+    columns = "".join(f', "{column}"' for column in beside)
+    return f"SELECT to_json({{{', '.join(values)}}})::VARCHAR{columns} FROM trend_rows ORDER BY {order}"
 
 
 def validate(document: dict, schema: str = "instanceInsightsSchema") -> None:

@@ -25,6 +25,7 @@ from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
     SCHEMAS,
+    STORED_SCHEMAS,
     Committed,
     Partition,
     Warehouse,
@@ -142,7 +143,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
             commits.settle(data_dir)
         return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
+    tables, check_inputs = _compute(lake, partitions, prepared, warehouse, to_date=True)
     usage_days = [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)]
     results = checks.run({
         **{name: pa.concat_tables(parts.values()) for name, parts in tables.items() if name != "flag_usage_daily"},
@@ -245,11 +246,12 @@ def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[
     return covered if covered[0] <= covered[1] else (None, None)
 
 
-def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None
-             ) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
+def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None,
+             to_date: bool = False) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
     """Each dataset's rows for the partitions, cut by partition key (an empty table where none), and
     the tables the checks read besides. ``warehouse`` gives the stored usage the ``flags`` table
-    reads for the months not among the partitions."""
+    reads for the months not among the partitions; with ``to_date``, the weeks' rows as of their
+    earlier days come too (``trends.to_date_name``)."""
     by_grain = {grain: [p for p in partitions if p.grain == grain] for grain in ("day", "week", "month", "flags")}
     flags_as_of = by_grain["flags"][0].snapshot_day if by_grain["flags"] else None
     built_months = {p.key for p in by_grain["month"]}
@@ -257,15 +259,17 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
                    ] if warehouse and flags_as_of else []
     computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],
                               [p.month for p in by_grain["month"]], flags_as_of, Path(prepared) if prepared else None,
-                              [str(path) for path in usage_files])
+                              [str(path) for path in usage_files], to_date)
     result = {}
-    for name, dataset in trends.DATASETS.items():
+    stored = [(d.name, d) for d in trends.DATASETS.values()] + [
+        (trends.to_date_name(t), trends.DATASETS[t]) for t in trends.TRENDS if trends.DATASETS[t].grain == "week"]
+    for name, dataset in stored:
         keys = [p.key for p in by_grain[dataset.grain]]
-        if not keys:
+        if not keys or name not in computed:
             continue
-        empty = SCHEMAS[name].empty_table()
+        empty = STORED_SCHEMAS[name].empty_table()
         # the month grain's usage stays as computed (dictionary-encoded) until each file is written
-        table = computed[name] if dataset.grain == "month" else computed[name].cast(SCHEMAS[name])
+        table = computed[name] if dataset.grain == "month" else computed[name].cast(STORED_SCHEMAS[name])
         column = dataset.partition_column
         parts = (split_by_partition(table, column) if column else {"latest": table}) if table.num_rows else {}
         result[name] = {k: parts.get(k, empty) for k in keys}

@@ -190,6 +190,6 @@ def test_the_published_flag_lifecycle_gives_the_lifecycle_figures_of_any_project
 
     published = pq.read_table(sample_warehouse / "warehouse" / "flag_lifecycle" / "part-0.parquet")
     assert {d.as_py() for d in published["as_of"]} == {dt.date(2026, 1, 31)}
-    combined = trends.lifecycle_from_flags(published, projects)
+    combined = trends.PublishedLifecycle(published).figures(projects)
     assert combined == trends.lifecycle_now(Lake(sample_warehouse), dt.date(2026, 1, 31), projects)
     assert combined["lifecycleTrends"]["production"]["totalFlags"] > 0

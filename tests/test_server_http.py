@@ -139,9 +139,9 @@ def test_head_is_answered_wherever_get_is(sample_warehouse):
 
 
 def test_a_failure_inside_a_route_is_a_500_in_unleashs_shape(sample_warehouse, monkeypatch, caplog):
-    from pipeline import job
+    from pipeline.server.held import Held
 
-    monkeypatch.setattr(job, "committed_document", lambda *a: 1 / 0)
+    monkeypatch.setattr(Held, "document", lambda *a: 1 / 0)
     with caplog.at_level("INFO"):
         answer = client(sample_warehouse).get("/api/admin/insights?from=2026-01-01&to=2026-01-02", headers=AUTHORIZED)
     assert answer.status_code == 500 and answer.json() == {"name": "InternalError",
@@ -249,6 +249,7 @@ def test_past_the_waiting_limit_an_answer_is_503_with_retry_after_at_once(sample
 
     from pipeline import job
     from pipeline.server import app as server
+    from pipeline.server.held import Held
 
     monkeypatch.setattr(server, "COMPUTING_AT_ONCE", 1)
     monkeypatch.setattr(server, "WAITING_AT_MOST", 1)
@@ -261,6 +262,7 @@ def test_past_the_waiting_limit_an_answer_is_503_with_retry_after_at_once(sample
         return computed(*arguments)
 
     monkeypatch.setattr(job, "committed_document", slow)
+    monkeypatch.setattr(Held, "document", lambda *a: None)  # ranges the held state cannot answer: computed
     web = client(sample_warehouse)
     answers = {}
 

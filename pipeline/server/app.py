@@ -1,10 +1,13 @@
 """The insights server's routes (SPEC §7 and §8), over the warehouse's committed state and nothing else.
 
-Every answer comes from one committed state (``pipeline.commits``), read with the same functions
-``insights export`` uses; an answer is kept per (route, parameters, state), so a repeated request
-costs a lookup, and a gzipped body is made once. The ETag names the state: the warehouse's commit
-and the lake's generation (a week the warehouse holds as of a later day is computed from the
-lake). The lifecycle figures of any projects come from the ``flag_lifecycle`` table a run published.
+Every answer comes from one committed state (``pipeline.commits``). The newest is held in memory
+(``pipeline.server.held``): a document for any range is slices of rows rendered once per commit,
+the same bytes ``insights export`` writes, and the lifecycle figures of any projects a few vector
+operations over the ``flag_lifecycle`` table a run published. What the held state cannot answer
+is computed with the functions ``insights export`` uses. An answer is kept per (route,
+parameters, state), so a repeated request costs a lookup, and a gzipped body is made once. The
+ETag names the state: the warehouse's commit and the lake's generation (an answer computed for a
+range the warehouse does not hold reads the lake).
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request, cookie_parser
@@ -34,10 +35,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline import calendar, commits, dashboard, document, job, trends
 from pipeline.lake import STATE_FILE, Lake
+from pipeline.server import held as held_state
+from pipeline.server.held import Held
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
-from pipeline.warehouse import Committed, Warehouse, flags_partition
+from pipeline.warehouse import Committed, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,14 @@ class Answer:
 
 
 class Reader:
-    """The data directory as the server reads it: each answer from one committed state, kept per state."""
+    """The data directory as the server reads it: each answer from one committed state, kept per state.
+
+    The newest committed state is held in memory (``held.Held``), loaded once per commit on a thread
+    of its own: requests meanwhile are answered from the state held before, and only the first
+    request of a new server waits for a load. An answer the held state cannot give (a partition no
+    commit built as the range needs it) is computed under the commit lock, at most
+    ``COMPUTING_AT_ONCE`` at a time.
+    """
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
@@ -101,30 +111,90 @@ class Reader:
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._computing: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._flag_lifecycle: tuple[int, pa.Table | None] = (-1, None)
         self._workers = threading.BoundedSemaphore(COMPUTING_AT_ONCE)
         self._waiting = 0
+        self._held: Held | None = None
+        self._loading = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._unloadable: int | None = None
 
-    def answer(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
-               if_none_match: str | None = None) -> tuple[str, Answer | None]:
-        """The ETag of the committed state, and the answer for a route's parameters from it (None when
-        ``if_none_match`` names that state already).
-
-        The commit lock is held to look at the state, then only while an answer is computed: a
-        request waiting for a computation slot holds nothing a commit needs."""
-        etag = self._etag()
+    def answer(self, route: str, parameters: tuple, from_held: Callable[[Held], tuple[bytes | None, dict[str, str]]],
+               compute: Callable[[Committed], tuple[dict, dict[str, str]]], if_none_match: str | None = None
+               ) -> tuple[str, Answer | None]:
+        """The ETag of the held state, and the answer for a route's parameters (None when
+        ``if_none_match`` names that state already): ``from_held`` gives its JSON body from the held
+        state, or None where that state cannot; then ``compute`` gives it from the committed state,
+        holding the commit lock only while it computes."""
+        held = self.held()
+        etag = self._etag_of(held.version)
         if none_match(if_none_match, etag):
             return etag, None
-        wanted = (route, parameters, etag)
-        answer = self._kept(wanted)
+        answer = self._kept((route, parameters, etag))
         if answer is not None:
             return etag, answer
+        body, headers = from_held(held)
+        if body is not None:
+            answer = Answer(body, etag, headers)
+            self._keep((route, parameters, etag), answer)
+            return etag, answer
+        return self._computed(route, parameters, compute, etag)
+
+    def held(self) -> Held:
+        """The newest state loaded; a newer commit starts loading in the background. ``NotReady`` where
+        nothing is committed, or the first load fails."""
+        held = self._held
+        if held is None:
+            with self._loading:
+                if self._held is None:
+                    self._held = self._load()
+            return self._held
+        try:
+            state = commits.read_state(self.data_dir)
+        except commits.WarehouseUnreadable:
+            return held  # the state held is whole; the next commit is loaded when it comes
+        if state is not None and not state.publishing and state.version not in (held.version, self._unloadable):
+            self.start_loading()
+        return held
+
+    def start_loading(self) -> None:
+        """Load the newest committed state on a thread of its own, unless a load is under way."""
+        with self._guard:
+            if self._loader is None or not self._loader.is_alive():
+                self._loader = threading.Thread(target=self._load_newer, name="insights-load", daemon=True)
+                self._loader.start()
+
+    def _load(self) -> Held:
+        try:
+            loaded = held_state.load(self.data_dir)
+        except commits.WarehouseUnreadable as error:
+            raise NotReady(str(error)) from None
+        if loaded is None:
+            raise NotReady(NOTHING_COMMITTED)
+        return loaded
+
+    def _load_newer(self) -> None:
+        with self._loading:
+            try:
+                self._held = self._load()
+            except NotReady:
+                pass  # nothing to load yet: a request says so
+            except Exception as error:  # noqa: BLE001 - the state held before keeps answering
+                state = commits.read_state(self.data_dir)
+                self._unloadable = state.version if state else None
+                log.error("commit %s of the warehouse could not be loaded (%s: %s): the state held before answers",
+                          self._unloadable, type(error).__name__, error)
+
+    def _computed(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
+                  etag: str) -> tuple[str, Answer]:
+        """An answer computed from the committed state now, under the commit lock; one computation
+        per (route, parameters) however many ask at once, in one of the computation slots."""
+        wanted = (route, parameters, etag)
         with self._guard:
             computing = self._computing.setdefault(wanted, threading.Lock())
         try:
-            with computing, self._worker():  # one computation of an answer, however many ask for it at once
+            with computing, self._worker():
                 with self.reading() as state:
-                    etag = self._etag_of(state)  # a commit may have come meanwhile: answer from the state now
+                    etag = self._etag_of(state.version)  # a commit may have come meanwhile: answer from the state now
                     key = (route, parameters, etag)
                     answer = self._kept(key)
                     if answer is None:
@@ -147,12 +217,8 @@ class Reader:
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
 
-    def _etag(self) -> str:
-        with self.reading() as state:
-            return self._etag_of(state)
-
-    def _etag_of(self, state: commits.CommitState) -> str:
-        return f'W/"{state.version}.{self._lake_generation()}"'
+    def _etag_of(self, version: int) -> str:
+        return f'W/"{version}.{self._lake_generation()}"'
 
     @contextmanager
     def _worker(self) -> Iterator[None]:
@@ -178,18 +244,6 @@ class Reader:
                 return self.committed_at(state.version) if state else None
         except commits.WarehouseUnreadable:
             return None
-
-    def flag_lifecycle(self, committed: Committed) -> pa.Table | None:
-        """The commit's ``flag_lifecycle`` table where a run published it as of the warehouse's last day
-        (a backfill past the last run's date leaves it older: None), read once per commit; call it
-        holding the commit lock."""
-        if self._flag_lifecycle[0] != committed.version:
-            record = committed.records.get(("flags", "latest"))
-            current = record is not None and record["snapshot_day"] == committed.last_day.isoformat()
-            path = self.warehouse.path("flag_lifecycle", flags_partition(committed.last_day))
-            table = pq.read_table(path) if current and path.exists() else None
-            self._flag_lifecycle = (committed.version, table)
-        return self._flag_lifecycle[1]
 
     def committed_at(self, version: int) -> Committed:
         """The committed state numbered ``version``; call it holding the commit lock (``commits.reading``)."""
@@ -230,6 +284,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     ``trusted_proxies``: addresses whose ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are believed
     (a TLS proxy's: the sign-in cookie is then Secure); nobody else's are."""
     reader = Reader(data_dir)
+    reader.start_loading()  # a first request finds the state loaded, or waits for the load under way
     sessions = Sessions()
     disable_created_metrics()  # no *_created series: they say when the process started counting, nothing more
     registry = CollectorRegistry()
@@ -239,26 +294,43 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     def insights(request: Request) -> Response:
         first, last = _range(request, today())
 
-        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+        def covers(committed: Committed) -> dict[str, str]:
             covered = job.document_days(first, last, committed)
-            days = f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"
-            return job.committed_document(data_dir, first, last, committed), {"Insights-Covers": days}
+            return {"Insights-Covers": f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"}
 
-        return _respond(request, reader.answer("insights", (first, last), compute, request.headers.get("if-none-match")))
+        def from_held(held: Held) -> tuple[bytes | None, dict[str, str]]:
+            return held.document(first, last), covers(held.committed)
+
+        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+            return job.committed_document(data_dir, first, last, committed), covers(committed)
+
+        return _respond(request, reader.answer("insights", (first, last), from_held, compute,
+                                               request.headers.get("if-none-match")))
 
     def lifecycle(request: Request) -> Response:
         projects = tuple(sorted({p.strip() for p in request.query_params.get("projects", "").split(",")} - {"", "*"}))
 
-        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+        def as_of(committed: Committed) -> dict[str, str]:
             if committed.last_day is None:
                 raise NotReady("the warehouse holds no partition yet: run `insights run`")
-            published = reader.flag_lifecycle(committed)
-            figures = (trends.lifecycle_from_flags(published, projects) if published is not None
-                       else trends.lifecycle_now(Lake(data_dir), committed.last_day, projects))
-            document.validate(figures, "lifecycleTrendsSchema")
-            return figures, {"Insights-As-Of": committed.last_day.isoformat()}
+            return {"Insights-As-Of": committed.last_day.isoformat()}
 
-        return _respond(request, reader.answer("lifecycle", projects, compute, request.headers.get("if-none-match")))
+        def from_held(held: Held) -> tuple[bytes | None, dict[str, str]]:
+            headers = as_of(held.committed)
+            if held.lifecycle is None:
+                return None, headers
+            figures = held.lifecycle.figures(projects)
+            document.validate(figures, "lifecycleTrendsSchema")
+            return orjson.dumps(figures), headers
+
+        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
+            headers = as_of(committed)  # no published table as of the last day: from the lake (an old warehouse)
+            figures = trends.lifecycle_now(Lake(data_dir), committed.last_day, projects)
+            document.validate(figures, "lifecycleTrendsSchema")
+            return figures, headers
+
+        return _respond(request, reader.answer("lifecycle", projects, from_held, compute,
+                                               request.headers.get("if-none-match")))
 
     def health(_: Request) -> Response:
         return JSONResponse({"health": "GOOD"})
