@@ -98,6 +98,19 @@ def main() -> None:
         figures.append(("served one-year document, median (ms)", served["median_ms"], None, "<= 50"))
         figures.append(("served one-year document, 99th percentile (ms)", served["p99_ms"], None, "<= 200"))
         figures.append(("served one-year document, errors", served["errors"], None, "0"))
+        log(f"ranges and project lists never asked before, to {SERVED_CLIENTS} clients; then beside a full backfill")
+        spread = details["serve_any"] = step("serve_any", data_dir=str(year), seconds=SERVED_SECONDS[args.tier],
+                                             clients=SERVED_CLIENTS)
+        beside = details["serve_any_beside_backfill"] = step("serve_any", data_dir=str(year), clients=SERVED_CLIENTS,
+                                                             seconds=SERVED_SECONDS[args.tier], beside_backfill=True)
+        for label, served_any in (("", spread), (", beside a backfill", beside)):
+            figures.append((f"served new ranges and project lists{label}, median (ms)", served_any["median_ms"], None,
+                            "<= 100"))
+            figures.append((f"served new ranges and project lists{label}, 99th percentile (ms)", served_any["p99_ms"],
+                            None, "<= 1000"))
+            figures.append((f"served new ranges and project lists{label}, errors", served_any["errors"], None, "0"))
+        figures.append(("full backfill beside the served clients (s)", beside["backfill_seconds"], median(backfills),
+                        "<= 1.25 x alone"))
         log("three months of history, then daily runs on copies of each history, in turn")
         step("generate", data_dir=str(quarter), tier=args.tier, days=min(90, tier.days))
         step("backfill", data_dir=str(quarter))

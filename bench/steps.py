@@ -6,12 +6,15 @@ process's peak RSS.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.instance import END, TIERS, Instance
@@ -155,10 +158,10 @@ def dashboard_file(data_dir: str) -> dict:
     return {"bytes": target.stat().st_size}
 
 
-def serve(data_dir: str, seconds: float, clients: int) -> dict:
-    """The one-year document served warm by ``insights web`` to ``clients`` concurrent clients for
-    ``seconds``: each request asks for gzip and reads the body to its last byte, as is (milliseconds)."""
-    import asyncio
+@contextmanager
+def web_server(data_dir: str) -> Iterator[tuple[str, dict[str, str], int]]:
+    """``insights web`` over the data directory, on a free port: its base URL, the headers a client
+    sends (a token, gzip accepted) and its process id, once it answers ``/health``."""
     import os
     import secrets
     import socket
@@ -173,8 +176,6 @@ def serve(data_dir: str, seconds: float, clients: int) -> dict:
     server = subprocess.Popen(
         [sys.executable, "-c", "from pipeline.cli import main; main()", "web", "--data-dir", data_dir, "--port", str(port)],
         env={**os.environ, "INSIGHTS_WEB_TOKENS": token}, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/admin/insights?from={(END - dt.timedelta(days=364)).isoformat()}&to={END.isoformat()}"
-    headers = {"Authorization": token, "Accept-Encoding": "gzip"}
     try:
         for _ in range(600):
             try:
@@ -182,36 +183,117 @@ def serve(data_dir: str, seconds: float, clients: int) -> dict:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        began = time.perf_counter()
-        first = httpx.get(url, headers=headers, timeout=120)
-        cold = time.perf_counter() - began
-
-        async def load() -> tuple[list[float], int, int]:
-            latencies, errors, received = [], 0, 0
-            deadline = time.perf_counter() + seconds
-            async with httpx.AsyncClient(headers=headers, timeout=60, limits=httpx.Limits(max_connections=clients)) as web:
-                async def client() -> None:
-                    nonlocal errors, received
-                    while time.perf_counter() < deadline:
-                        began = time.perf_counter()
-                        async with web.stream("GET", url) as answer:
-                            async for chunk in answer.aiter_raw():
-                                received += len(chunk)
-                        latencies.append(time.perf_counter() - began)
-                        errors += answer.status_code != 200
-                await asyncio.gather(*(client() for _ in range(clients)))
-            return latencies, errors, received
-
-        latencies, errors, received = asyncio.run(load())
+        yield f"http://127.0.0.1:{port}", {"Authorization": token, "Accept-Encoding": "gzip"}, server.pid
     finally:
         server.terminate()
         server.wait(30)
+
+
+async def load(base: str, headers: dict[str, str], clients: int, paths: Callable[[], tuple[str, str]],
+               until: Callable[[], bool]) -> dict[str, list[float]]:
+    """``clients`` clients, each asking ``paths()`` (a kind and a path) and reading the body to its
+    last byte, one request after another, until ``until()``: seconds per request by kind, and
+    errors (a status other than 200) under ``errors``."""
+    import httpx
+
+    seen: dict[str, list[float]] = {"errors": []}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120,
+                                 limits=httpx.Limits(max_connections=clients)) as web:
+        async def client() -> None:
+            while not until():
+                kind, path = paths()
+                began = time.perf_counter()
+                async with web.stream("GET", path) as answer:
+                    async for _ in answer.aiter_raw():
+                        pass
+                seen.setdefault(kind, []).append(time.perf_counter() - began)
+                if answer.status_code != 200:
+                    seen["errors"].append(answer.status_code)
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return seen
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The largest peak RSS of a process and its descendants (``insights`` runs its command in a child)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return max([int(status.split("VmHWM:")[1].split()[0]) / 1024, *(peak_rss_mib(int(c)) for c in children)])
+
+
+def percentiles(latencies: list[float]) -> dict:
     ordered = sorted(latencies)
-    return {"status": first.status_code, "cold_ms": round(cold * 1000, 1), "requests": len(ordered), "errors": errors,
-            "median_ms": round(statistics.median(ordered) * 1000, 2),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-            "body_bytes": len(first.content), "gzipped_bytes": received // max(1, len(ordered)),
-            "clients": clients, "load_seconds": seconds}
+    return {"requests": len(ordered), "median_ms": round(statistics.median(ordered) * 1000, 2) if ordered else None,
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2) if ordered else None}
+
+
+def serve(data_dir: str, seconds: float, clients: int) -> dict:
+    """The one-year document served warm by ``insights web`` to ``clients`` concurrent clients for
+    ``seconds``: each request asks for gzip and reads the body to its last byte, as is (milliseconds)."""
+    import httpx
+
+    path = f"/api/admin/insights?from={(END - dt.timedelta(days=364)).isoformat()}&to={END.isoformat()}"
+    with web_server(data_dir) as (base, headers, _):
+        began = time.perf_counter()
+        first = httpx.get(base + path, headers=headers, timeout=120)
+        cold = time.perf_counter() - began
+        deadline = time.perf_counter() + seconds
+        seen = asyncio.run(load(base, headers, clients, lambda: ("year", path), lambda: time.perf_counter() > deadline))
+    figures = percentiles(seen["year"])
+    return {"status": first.status_code, "cold_ms": round(cold * 1000, 1), "errors": len(seen["errors"]), **figures,
+            "body_bytes": len(first.content), "clients": clients, "load_seconds": seconds}
+
+
+def serve_any(data_dir: str, seconds: float, clients: int, beside_backfill: bool = False) -> dict:
+    """Ranges and project lists never asked before, served by ``insights web`` to ``clients``
+    concurrent clients: half the requests a document for a random range in and around the year,
+    half the lifecycle figures of a random list of 1 to 5 projects (milliseconds, by kind).
+
+    The warehouse gets its ``flags`` tables first, as a daily run leaves them. ``beside_backfill``: a
+    full backfill (the ``backfill`` step) runs in its own process meanwhile, and the clients ask
+    until it ends (at least ``seconds``); its seconds are reported.
+    """
+    import random
+    import subprocess
+
+    import pyarrow.parquet as pq
+
+    from pipeline.warehouse import flags_partition
+
+    data = Path(data_dir)
+    job.build(data, [flags_partition(END)])
+    projects = sorted(set(pq.read_table(data / "warehouse" / "flags" / "part-0.parquet", columns=["project"])
+                          ["project"].to_pylist()))
+    first_day, rng, asked = job.first_day(data), random.Random(20261202), set()
+
+    def paths() -> tuple[str, str]:
+        while True:
+            if rng.random() < 0.5:
+                first = first_day - dt.timedelta(days=7) + dt.timedelta(days=rng.randrange((END - first_day).days + 14))
+                last = first + dt.timedelta(days=rng.randrange(400))
+                kind, path = "range", f"/api/admin/insights?from={first.isoformat()}&to={last.isoformat()}"
+            else:
+                chosen = ",".join(sorted(rng.sample(projects, rng.randint(1, min(5, len(projects))))))
+                kind, path = "projects", f"/api/admin/insights/lifecycle?projects={chosen}"
+            if path not in asked:
+                asked.add(path)
+                return kind, path
+
+    with web_server(data_dir) as (base, headers, server):
+        import httpx
+
+        httpx.get(base + "/api/admin/insights", headers=headers, timeout=300)  # the state is loaded
+        backfill_run = subprocess.Popen([sys.executable, "-m", "bench.steps", "backfill", json.dumps(
+            {"data_dir": data_dir})], stdout=subprocess.PIPE, text=True) if beside_backfill else None
+        deadline = time.perf_counter() + seconds
+        seen = asyncio.run(load(base, headers, clients, paths, lambda: time.perf_counter() > deadline and (
+            backfill_run is None or backfill_run.poll() is not None)))
+        backfilled = json.loads(backfill_run.communicate()[0].splitlines()[-1]) if backfill_run else None
+        server_peak_mib = peak_rss_mib(server)
+    answers = seen["range"] + seen["projects"]
+    return {**percentiles(answers), "range": percentiles(seen["range"]), "projects": percentiles(seen["projects"]),
+            "errors": len(seen["errors"]), "error_statuses": sorted(set(seen["errors"])), "clients": clients,
+            "projects_known": len(projects), "backfill_seconds": backfilled["seconds"] if backfilled else None,
+            "server_peak_rss_mib": round(server_peak_mib, 1)}
 
 
 def prefect_startup() -> dict:
@@ -226,8 +308,8 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, sizes, dashboard_file, serve, extract,
-                                  prefect_startup)}
+STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, sizes, dashboard_file, serve, serve_any,
+                                  extract, prefect_startup)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

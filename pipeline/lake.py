@@ -6,13 +6,16 @@ Layout under ``<data dir>/lake/``::
     events/g000001.parquet                        events landed by generation 1 (unique ids)
     user_activity/g000001.parquet                 distinct (user, instant, kind) rows
     client_metrics/day=2025-01-31/g000004.parquet the whole day's hourly rows as of generation 4
+    client_metrics/day=2025-01-31/g000004.sums.parquet   its sums per (flag, app, environment)
     client_metrics_daily/day=2025-01-31/g000001.parquet
     features/g000003.parquet                      a snapshot, stamped in its ``snapshot_at`` column
 
 Each landing is one *generation*: it writes new files, then replaces ``_state.json`` atomically.
 Readers use the files ``_state.json`` names and nothing else, so a landing that dies half-way
 leaves the lake as it was; the next one deletes the orphans and lands the data again. Each landing
-records ``affects_from``: the earliest instant whose trends its new data can change.
+records ``affects_from``: the earliest instant whose trends its new data can change. A metrics day
+file is rolled up when it is written, and its sums committed with it (``pipeline.rollups``); a
+landing also rolls up any committed day that has none, so a lake from older code heals.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import files, quarantine
+from pipeline import files, quarantine, rollups
 from pipeline.calendar import UTC
 from pipeline.entities import ENTITIES, SNAPSHOT_STAMP, Entity, conform
 
@@ -139,6 +142,14 @@ class Lake:
         days = self.state["entities"].get(entity, {}).get("days", {})
         return {dt.date.fromisoformat(d): str(self.root / days[d]) for d in sorted(days)}
 
+    def day_sums_files(self, entity: str) -> dict[str, str]:
+        """The sums landing rolled up of each day file of a day-partitioned entity, by the day file's
+        path (``pipeline.rollups``): only those of the day files committed now."""
+        entry = self.state["entities"].get(entity, {})
+        sums, days = entry.get("sums", {}), entry.get("days", {})
+        return {str(self.root / days[d]): str(self.root / name) for d, name in sums.items()
+                if d in days and name == rollups.sums_name(days[d])}
+
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""
         return [str(self.root / s["file"]) for s in self.state["entities"].get(entity, {}).get("snapshots", [])]
@@ -193,6 +204,7 @@ class Lake:
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
             return landing
+        self._roll_up_missing(state, generation)
         state["generation"] = generation
         state["landings"].append(
             {
@@ -318,12 +330,13 @@ class Lake:
         later day's rows start, and written again if more of its rows come after all.
         """
         days = state["entities"].setdefault(entity.name, {}).setdefault("days", {})
+        sums = state["entities"][entity.name].setdefault("sums", {})
         pending: dict[dt.date, list[pl.DataFrame]] = {}
         totals = {"rows": 0, "first": None, "last": None}
 
         def flush(day: dt.date) -> None:
             part = _last_of_each_key(pl.concat(pending.pop(day)), list(entity.key))
-            self._merge_day(entity, day, part, days, landing, totals)
+            self._merge_day(entity, day, part, days, sums, landing, totals)
 
         for frame in frames:
             day_of = pl.col(entity.time_column).cast(pl.Date) if entity.time_column != "date" else pl.col("date")
@@ -342,8 +355,8 @@ class Lake:
             state["watermarks"][entity.name] = max(text, previous) if previous else text
             self._record(landing, entity.name, totals["rows"], totals["first"])
 
-    def _merge_day(self, entity: Entity, day: dt.date, part: pl.DataFrame, days: dict, landing: Landing,
-                   totals: dict) -> None:
+    def _merge_day(self, entity: Entity, day: dt.date, part: pl.DataFrame, days: dict, sums: dict,
+                   landing: Landing, totals: dict) -> None:
         key = list(entity.key)
         existing_name = days.get(day.isoformat())
         if existing_name:
@@ -359,10 +372,31 @@ class Lake:
         name = f"{entity.name}/day={day.isoformat()}/g{landing.generation:06d}.parquet"
         self._write(name, merged.to_arrow().cast(entity.schema), {})
         days[day.isoformat()] = name
+        self._roll_up(name, sums, day)
         first = changed[entity.time_column].min()
         first = first if isinstance(first, dt.datetime) else _start(first)
         totals["rows"] += changed.height
         totals["first"] = first if totals["first"] is None else min(totals["first"], first)
+
+    def _roll_up(self, day_file: str, sums: dict, day: dt.date) -> None:
+        """Write a day file's sums beside it (``pipeline.rollups``) and list them in ``sums``."""
+        name = rollups.sums_name(day_file)
+        self._write(name, rollups.day_sums(str(self.root / day_file)), {})
+        sums[day.isoformat()] = name
+
+    def _roll_up_missing(self, state: dict, generation: int) -> None:
+        """Roll up every committed day file of the day-partitioned entities whose sums are missing (a
+        lake landed by code that wrote none), so that the landing commits them with its own."""
+        healed = 0
+        for entity in (e for e in ENTITIES.values() if e.kind == "daily_files"):
+            entry = state["entities"].get(entity.name, {})
+            days, sums = entry.get("days", {}), entry.setdefault("sums", {})
+            for day, day_file in days.items():
+                if sums.get(day) != rollups.sums_name(day_file):
+                    self._roll_up(day_file, sums, dt.date.fromisoformat(day))
+                    healed += 1
+        if healed:
+            log.info("rolled up %d landed days of metrics that had no sums, in generation %d", healed, generation)
 
     def _land_snapshot(self, entity: Entity, frames: Iterator[pl.DataFrame], since: object | None,
                        landing: Landing, state: dict) -> None:
@@ -460,7 +494,8 @@ class Lake:
         """Delete files a dead landing wrote but never committed."""
         if not self.root.exists():
             return
-        committed = {Path(p) for e in self.state["entities"] for p in self.files(e) + self.snapshot_files(e)}
+        committed = {Path(p) for e in self.state["entities"]
+                     for p in self.files(e) + self.snapshot_files(e) + list(self.day_sums_files(e).values())}
         committed |= {self.root / f for names in self.state.get("quarantine", {}).values() for f in names}
         orphans = [path for path in self.root.rglob("*.parquet") if path not in committed]
         for path in orphans:

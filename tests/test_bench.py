@@ -23,9 +23,15 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "full backfill, trends alone, peak RSS (MiB)", "flag_usage_daily on disk (MB)",
         "daily run, full history, the seven trends alone (s)", "the flag datasets add to the daily run (s)",
         "daily run peak RSS (MiB)", "daily run, the seven trends alone, peak RSS (MiB)", "flags table on disk (MB)",
+        *(f"served new ranges and project lists{beside}, {figure}" for beside in ("", ", beside a backfill")
+          for figure in ("median (ms)", "99th percentile (ms)", "errors")),
+        "full backfill beside the served clients (s)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
+    for spread in (report["details"]["serve_any"], report["details"]["serve_any_beside_backfill"]):
+        assert spread["errors"] == 0 and spread["range"]["requests"] > 16 and spread["projects"]["requests"] > 16
+    assert report["details"]["serve_any_beside_backfill"]["backfill_seconds"] > 0
     assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
     assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
     assert "| full backfill (s) |" in done.stdout

@@ -8,6 +8,7 @@ below also checks the weekly rows the build kept for each earlier day of a week.
 
 import dataclasses
 import datetime as dt
+import gzip
 import random
 
 import orjson
@@ -44,7 +45,19 @@ def ranges() -> list[tuple[dt.date, dt.date]]:
 @pytest.mark.parametrize(("first", "last"), ranges(), ids=str)
 def test_a_range_from_the_held_state_is_the_committed_document_byte_for_byte(sample_warehouse, state, first, last):
     expected = orjson.dumps(job.committed_document(sample_warehouse, first, last, state.committed))
-    assert state.document(first, last) == expected
+    body = state.document(first, last)
+    assert body.text() == expected
+    assert gzip.decompress(body.gzipped()) == expected
+
+
+def test_a_large_weeks_rows_are_deflated_once_and_joined_into_any_gzipped_answer(sample_warehouse, monkeypatch):
+    monkeypatch.setattr(held, "DEFLATED_FROM_BYTES", 200)  # the sample's weeks are small: deflate each in advance
+    state = held.load(sample_warehouse)
+    assert len(state.rows["project_flag_trends"].deflated) > 50 and len(state.to_date["project_flag_trends"].deflated) > 300
+    for first, last in ranges()[:8]:
+        body = state.document(first, last)
+        assert gzip.decompress(body.gzipped()) == body.text()
+        assert body.text() == orjson.dumps(job.committed_document(sample_warehouse, first, last, state.committed))
 
 
 def test_the_held_state_keeps_every_earlier_day_of_every_week(state):

@@ -1,4 +1,4 @@
-"""A day file's sums per (flag, app, environment): pipeline/trends/usage.py's ``day_sums``."""
+"""A day file's sums per (flag, app, environment): pipeline/rollups.py's ``day_sums``."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.calendar import UTC
-from pipeline.trends.usage import day_sums
+from pipeline.rollups import day_sums
 
 HOUR = [dt.datetime(2025, 1, 6, h, tzinfo=UTC) for h in range(3)]
 

@@ -13,7 +13,6 @@ range the warehouse does not hold reads the lake).
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import logging
 import os
 import threading
@@ -36,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipeline import calendar, commits, dashboard, document, job, trends
 from pipeline.lake import STATE_FILE, Lake
 from pipeline.server import held as held_state
+from pipeline.server.body import Body, Piece
 from pipeline.server.held import Held
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
@@ -85,12 +85,18 @@ NOTHING_COMMITTED = "no build has committed a warehouse yet: run `insights run`"
 
 @dataclass
 class Answer:
-    """One answer's body (JSON bytes), its ETag and headers, and its gzipped body once asked for."""
+    """One answer's JSON body, its ETag and headers; its bytes, plain or gzipped, made once each when first asked for."""
 
-    body: bytes
+    body: Body
     etag: str
     headers: dict[str, str]
-    gzipped: bytes | None = field(default=None, repr=False)
+    made: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def encoded(self, gzipped: bool) -> bytes:
+        coding = "gzip" if gzipped else "identity"
+        if coding not in self.made:
+            self.made[coding] = self.body.gzipped() if gzipped else self.body.text()
+        return self.made[coding]
 
 
 class Reader:
@@ -118,7 +124,7 @@ class Reader:
         self._loader: threading.Thread | None = None
         self._unloadable: int | None = None
 
-    def answer(self, route: str, parameters: tuple, from_held: Callable[[Held], tuple[bytes | None, dict[str, str]]],
+    def answer(self, route: str, parameters: tuple, from_held: Callable[[Held], tuple[Body | None, dict[str, str]]],
                compute: Callable[[Committed], tuple[dict, dict[str, str]]], if_none_match: str | None = None
                ) -> tuple[str, Answer | None]:
         """The ETag of the held state, and the answer for a route's parameters (None when
@@ -199,7 +205,7 @@ class Reader:
                     answer = self._kept(key)
                     if answer is None:
                         content, headers = compute(self.committed_at(state.version))
-                        answer = Answer(orjson.dumps(content), etag, headers)
+                        answer = Answer(Body([Piece(orjson.dumps(content))]), etag, headers)
                         self._keep(key, answer)
             return etag, answer
         finally:
@@ -298,7 +304,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
             covered = job.document_days(first, last, committed)
             return {"Insights-Covers": f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"}
 
-        def from_held(held: Held) -> tuple[bytes | None, dict[str, str]]:
+        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
             return held.document(first, last), covers(held.committed)
 
         def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
@@ -315,13 +321,13 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
                 raise NotReady("the warehouse holds no partition yet: run `insights run`")
             return {"Insights-As-Of": committed.last_day.isoformat()}
 
-        def from_held(held: Held) -> tuple[bytes | None, dict[str, str]]:
+        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
             headers = as_of(held.committed)
             if held.lifecycle is None:
                 return None, headers
             figures = held.lifecycle.figures(projects)
             document.validate(figures, "lifecycleTrendsSchema")
-            return orjson.dumps(figures), headers
+            return Body([Piece(orjson.dumps(figures))]), headers
 
         def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
             headers = as_of(committed)  # no published table as of the last day: from the lake (an old warehouse)
@@ -504,10 +510,9 @@ def _respond(request: Request, answered: tuple[str, Answer | None]) -> Response:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding", **answer.headers}
     if len(answer.body) >= GZIP_FROM_BYTES and accepts_gzip(request.headers.get("accept-encoding")):
-        if answer.gzipped is None:
-            answer.gzipped = gzip.compress(answer.body, compresslevel=6)
-        return Response(answer.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
-    return Response(answer.body, media_type="application/json", headers=headers)
+        return Response(answer.encoded(gzipped=True), media_type="application/json",
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return Response(answer.encoded(gzipped=False), media_type="application/json", headers=headers)
 
 
 def _error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -7,9 +7,8 @@ day or week each row is for. The weekly trends' rows as of each day before a wee
 range is then, per trend, the byte ranges of its days or weeks joined; the lifecycle figures of any
 projects are a few vector operations over the published ``flag_lifecycle`` table.
 
-The files are opened while the commit lock is held (a commit waits for that, a few milliseconds)
-and read after it is released: a commit that renames files meanwhile does not change what an open
-file reads.
+The files' bytes are read while the commit lock is held (a commit waits for that: tens of
+milliseconds for a year's small files) and parsed after it is released.
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import duckdb
 import numpy as np
@@ -29,33 +26,46 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import commits, document, duck, job, trends
+from pipeline.server.body import Body, Piece, deflated
 from pipeline.warehouse import STORED_SCHEMAS, Committed, Partition, Warehouse
+
+
+DEFLATED_FROM_BYTES = 16384
+"""A key's rows this long or longer are deflated once, when loaded (a large instance's week: hundreds
+of projects); shorter ones compress better together, as each answer is made."""
 
 
 @dataclass(frozen=True)
 class Rows:
     """One trend's rows as JSON objects joined by commas, in the document's order, with the key
-    (a day, a week, or a week and the day it is seen at) of each and where each begins in ``text``."""
+    (a day, a week, or a week and the day it is seen at) of each and where each begins in ``text``;
+    the rows of each key with many, deflated too (``body.deflated``)."""
 
     text: bytes
     starts: np.ndarray
     """Where each row begins, and one more: where a row after the last would (``len(text) + 1``)."""
     spans: dict[object, tuple[int, int]]
     """Each key's rows, as (first, past the last) row numbers: a key's rows are consecutive."""
+    deflated: dict[object, bytes]
 
-    def of(self, keys: list) -> bytes:
-        """The rows of ``keys`` (in the order given), joined by commas; a key with no rows adds none.
-        Keys whose rows lie next to each other are cut out as one piece."""
-        ranges: list[list[int]] = []
+    def pieces(self, keys: list) -> list[Piece]:
+        """The rows of ``keys`` (in the order given), with commas between: a key with no rows adds
+        none. Keys whose rows lie next to each other are one piece, unless deflated in advance."""
+        ranges: list[list] = []
         for key in keys:
             first, past = self.spans.get(key, (0, 0))
             if past <= first:
                 continue
-            if ranges and ranges[-1][1] == first:
+            deflated = self.deflated.get(key)
+            if ranges and ranges[-1][1] == first and ranges[-1][2] is None and deflated is None:
                 ranges[-1][1] = past
             else:
-                ranges.append([first, past])
-        return b",".join(self.text[self.starts[first]:self.starts[past] - 1] for first, past in ranges)
+                ranges.append([first, past, deflated])
+        text = memoryview(self.text)
+        pieces = []
+        for first, past, deflated in ranges:
+            pieces += [Piece(b","), Piece(text[self.starts[first]:self.starts[past] - 1], deflated)]
+        return pieces[1:]
 
 
 def rows_of(con: duckdb.DuckDBPyConnection, trend: trends.Trend, table: pa.Table, seen_at: bool = False) -> Rows:
@@ -73,7 +83,10 @@ def rows_of(con: duckdb.DuckDBPyConnection, trend: trends.Trend, table: pa.Table
         key = (row[1], row[2].astimezone(dt.timezone.utc).date()) if seen_at else row[1]
         first, _ = spans.get(key, (number, number))
         spans[key] = (first, number + 1)
-    return Rows(b",".join(rendered), starts, spans)
+    text = b",".join(rendered)
+    large = {key: deflated(text[starts[first]:starts[past] - 1]) for key, (first, past) in spans.items()
+             if starts[past] - starts[first] >= DEFLATED_FROM_BYTES}
+    return Rows(text, starts, spans, large)
 
 
 @dataclass(frozen=True)
@@ -92,8 +105,8 @@ class Held:
     def version(self) -> int:
         return self.committed.version
 
-    def document(self, first: dt.date, last: dt.date) -> bytes | None:
-        """The insights document for ``first``..``last`` as JSON bytes, the bytes ``orjson`` writes for
+    def document(self, first: dt.date, last: dt.date) -> Body | None:
+        """The insights document for ``first``..``last``: the JSON bytes ``orjson`` writes for
         ``job.committed_document``; None where the state does not hold a partition it needs (a day
         or week no commit built, or a week seen at an earlier day whose rows were not kept)."""
         covered_first, covered_last = job.document_days(first, last, self.committed)
@@ -104,16 +117,19 @@ class Held:
                 if key is None:
                     return None
                 keys[partition.grain].append(key)
-        body = []
+        pieces = []
         for trend in trends.TRENDS.values():
+            pieces.append(Piece(b'"' + trend.array.encode() + b'":['))
             if trend.grain == "day":
-                chosen = self.rows[trend.name].of(keys["day"])
+                pieces += self.rows[trend.name].pieces(keys["day"])
             else:
                 own, earlier = self.rows[trend.name], self.to_date[trend.name]
-                chosen = b",".join(piece for key in keys["week"]
-                                   if (piece := own.of([key]) if isinstance(key, str) else earlier.of([key])))
-            body.append(b'"' + trend.array.encode() + b'":[' + chosen + b"]")
-        return b"{" + b",".join(body) + b"}"
+                weeks = [rows for key in keys["week"]
+                         if (rows := (own if isinstance(key, str) else earlier).pieces([key]))]
+                for number, rows in enumerate(weeks):  # commas between the weeks with rows
+                    pieces += [Piece(b","), *rows] if number else rows
+            pieces.append(Piece(b"],"))
+        return Body([Piece(b"{"), *pieces[:-1], Piece(b"]}")])
 
     def _key(self, partition: Partition) -> object | None:
         """Where a partition's rows are held: a day; a week, as committed; (week, day) for a week seen
@@ -137,16 +153,15 @@ def load(data_dir: Path) -> Held | None:
     ``commits.WarehouseUnreadable`` where the warehouse is torn, ``document.InvalidDocument`` where a
     stored row does not meet the contract."""
     warehouse = Warehouse(data_dir)
-    with ExitStack() as opened:
-        with commits.reading(data_dir) as state:
-            if state is None:
-                return None
-            committed = warehouse.committed(state.version)
-            files = {name: dict(_opened(opened, warehouse, name, committed)) for name in HELD}
-        with ThreadPoolExecutor(4) as pool:  # most of a load is each small file's footer: read several at once
-            tables = {name: pa.concat_tables([STORED_SCHEMAS[name].empty_table(), *pool.map(
-                lambda f, schema=STORED_SCHEMAS[name]: pq.read_table(f, schema=schema), by_key.values())])
-                for name, by_key in files.items()}
+    with commits.reading(data_dir) as state:
+        if state is None:
+            return None
+        committed = warehouse.committed(state.version)
+        stored = {name: dict(_read(warehouse, name, committed)) for name in HELD}
+    with ThreadPoolExecutor(4) as pool:  # most of the parsing is each small file's footer: several at once
+        tables = {name: pa.concat_tables([STORED_SCHEMAS[name].empty_table(), *pool.map(
+            lambda data, schema=STORED_SCHEMAS[name]: pq.read_table(pa.BufferReader(data), schema=schema),
+            by_key.values())]) for name, by_key in stored.items()}
     weekly = [t for t in trends.TRENDS.values() if t.grain == "week"]
     con = duck.connect()
     try:
@@ -155,22 +170,23 @@ def load(data_dir: Path) -> Held | None:
     finally:
         con.close()
     _validate(rows, to_date)
-    to_date_weeks = frozenset.intersection(*(frozenset(files[trends.to_date_name(t.name)]) for t in weekly))
+    to_date_weeks = frozenset.intersection(*(frozenset(stored[trends.to_date_name(t.name)]) for t in weekly))
     flags = committed.records.get(("flags", "latest"))
     current = flags is not None and flags["snapshot_day"] == committed.last_day.isoformat()
-    lifecycle = trends.PublishedLifecycle(tables["flag_lifecycle"]) if current and files["flag_lifecycle"] else None
+    lifecycle = trends.PublishedLifecycle(tables["flag_lifecycle"]) if current and stored["flag_lifecycle"] else None
     return Held(committed, rows, to_date, to_date_weeks, lifecycle)
 
 
-def _opened(opened: ExitStack, warehouse: Warehouse, dataset: str, committed: Committed
-            ) -> Iterator[tuple[str, BinaryIO]]:
-    """The file of each of a dataset's committed partitions, by key, opened (a missing one is skipped)."""
+def _read(warehouse: Warehouse, dataset: str, committed: Committed) -> Iterator[tuple[str, bytes]]:
+    """The bytes of the file of each of a dataset's committed partitions, by key (a missing one is
+    skipped). Read whole while the commit lock is held: a few milliseconds for a year's small files,
+    parsed after it is released."""
     grain = trends.DATASETS[dataset.rsplit("/", 1)[-1]].grain
     for (record_grain, key), record in sorted(committed.records.items()):
         if record_grain == grain:
             partition = Partition(grain, key, dt.date.fromisoformat(record["snapshot_day"]))
             try:
-                yield key, opened.enter_context(open(warehouse.path(dataset, partition), "rb"))
+                yield key, warehouse.path(dataset, partition).read_bytes()
             except FileNotFoundError:
                 continue
 
@@ -178,5 +194,5 @@ def _opened(opened: ExitStack, warehouse: Warehouse, dataset: str, committed: Co
 def _validate(rows: dict[str, Rows], to_date: dict[str, Rows]) -> None:
     """Every held row against the contract, once: a document of any of them then meets it too (the
     schema constrains each row alone)."""
-    for held in (rows, {**{t: Rows(b"", np.zeros(1, np.int64), {}) for t in rows}, **to_date}):
+    for held in (rows, {**{t: Rows(b"", np.zeros(1, np.int64), {}, {}) for t in rows}, **to_date}):
         document.validate({trends.TRENDS[t].array: orjson.loads(b"[" + r.text + b"]") for t, r in held.items()})
