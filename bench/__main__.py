@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.instance import TIERS
+from bench.steps import standing_prefect
 
 ROOT = Path(__file__).parents[1]
 SERVED_CLIENTS = 16
@@ -84,6 +85,21 @@ def main() -> None:
                         "reported"))
         figures.append(("full backfill, trends alone, peak RSS (MiB)", max(b["peak_rss_mib"] for b in trend_backfills),
                         None, "reported"))
+        log("insights backfill through the command line: with its temporary Prefect server, then a standing one")
+        prefect_home = str(work / "prefect-home")
+        clis = {"temporary": [], "standing": []}
+        details.update(cli_backfill_temporary=clis["temporary"], cli_backfill_standing=clis["standing"])
+        for _ in range(args.repeats):
+            clis["temporary"].append(step("cli_backfill", data_dir=str(year), prefect_home=prefect_home))
+        with standing_prefect(prefect_home) as api_url:
+            for _ in range(args.repeats):
+                clis["standing"].append(step("cli_backfill", data_dir=str(year), prefect_home=prefect_home,
+                                             api_url=api_url))
+        for kind, target in (("standing", "<= 1.5 x floor"), ("temporary", "reported apart")):
+            figures.append((f"insights backfill, {kind} Prefect server (s)",
+                            statistics.median(c["cli_seconds"] for c in clis[kind]), median(floors), target))
+        figures.append(("insights backfill peak RSS (MiB)", max(c["cli_peak_rss_mib"] for c in clis["standing"]),
+                        None, "<= 1024"))
         stored = details["sizes"] = step("sizes", data_dir=str(year))["bytes"]
         figures.append(("flag_usage_daily on disk (MB)", stored["flag_usage_daily"] / 1e6, None, "reported"))
         log(f"backfill {median(backfills):.1f} s ({median(trend_backfills):.1f} s for the trends alone), "

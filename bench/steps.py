@@ -35,6 +35,76 @@ def backfill(data_dir: str, datasets: str = "all") -> dict:
     return {"partitions": len(built.rows)}
 
 
+def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -> dict:
+    """``insights backfill`` of the whole history as a user types it, end to end: its wall seconds,
+    Prefect's start included; with ``api_url`` against a standing Prefect server, without it
+    against the temporary one the command starts (``prefect_home``: Prefect's folder, kept between
+    runs as a user's is)."""
+    import os
+    import subprocess
+
+    first = job.first_day(Path(data_dir))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment.update(PREFECT_HOME=prefect_home, **({"PREFECT_API_URL": api_url} if api_url else {}))
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "backfill", "--from",
+                           first.isoformat(), "--to", END.isoformat(), "--data-dir", data_dir],
+                          env=environment, capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    if done.returncode:
+        raise SystemExit(f"insights backfill failed ({done.returncode}): {done.stderr[-2000:]}")
+    import resource
+
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # its largest process, in MiB
+    return {"cli_seconds": round(wall, 3), "prefect": "standing" if api_url else "temporary",
+            "cli_peak_rss_mib": round(largest, 1)}
+
+
+@contextmanager
+def standing_prefect(prefect_home: str) -> Iterator[str]:
+    """``prefect server start`` on a free port, as a team runs it: its API URL once it answers."""
+    import os
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    url = f"http://127.0.0.1:{port}/api"
+    with started([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                 {**environment, "PREFECT_HOME": prefect_home}, f"{url}/health"):
+        yield url
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def started(command: list[str], environment: dict[str, str], health: str) -> Iterator[int]:
+    """A server's process, started with ``command``: its id once ``health`` answers 200 (at most 120 s);
+    stopped at the end of the block."""
+    import subprocess
+
+    import httpx
+
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1200):
+            try:
+                if httpx.get(health).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit(f"{' '.join(command[:5])} did not answer within 120 s")
+        yield server.pid
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def floor(data_dir: str) -> dict:
     """Read every lake column the trends need once, and aggregate it with a trivial group-by.
 
@@ -164,29 +234,12 @@ def web_server(data_dir: str) -> Iterator[tuple[str, dict[str, str], int]]:
     sends (a token, gzip accepted) and its process id, once it answers ``/health``."""
     import os
     import secrets
-    import socket
-    import subprocess
 
-    import httpx
-
-    token = secrets.token_urlsafe(32)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", "web", "--data-dir", data_dir, "--port", str(port)],
-        env={**os.environ, "INSIGHTS_WEB_TOKENS": token}, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", {"Authorization": token, "Accept-Encoding": "gzip"}, server.pid
-    finally:
-        server.terminate()
-        server.wait(30)
+    token, port = secrets.token_urlsafe(32), free_port()
+    with started([sys.executable, "-c", "from pipeline.cli import main; main()", "web", "--data-dir", data_dir,
+                  "--port", str(port)], {**os.environ, "INSIGHTS_WEB_TOKENS": token},
+                 f"http://127.0.0.1:{port}/health") as pid:
+        yield f"http://127.0.0.1:{port}", {"Authorization": token, "Accept-Encoding": "gzip"}, pid
 
 
 async def load(base: str, headers: dict[str, str], clients: int, paths: Callable[[], tuple[str, str]],
@@ -308,8 +361,8 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, floor, daily, export, sizes, dashboard_file, serve, serve_any,
-                                  extract, prefect_startup)}
+STEPS = {f.__name__: f for f in (generate, backfill, cli_backfill, floor, daily, export, sizes, dashboard_file, serve,
+                                  serve_any, extract, prefect_startup)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

@@ -200,7 +200,7 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
 @click.option("--to", "last", type=DAY, required=True, help="Last day to recompute (included).")
 @data_dir_option
 @click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Partitions built at once (threads, or local Dask worker processes).")
+              help="Months built at once (threads, or local Dask worker processes).")
 @click.option("--task-runner", "runner", type=click.Choice(["threads", "dask"]), default="threads",
               show_default=True, envvar="INSIGHTS_TASK_RUNNER", help="Where partition tasks run (env INSIGHTS_TASK_RUNNER).")
 @click.option("--dask-address", envvar="INSIGHTS_DASK_ADDRESS",
@@ -213,7 +213,7 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
     """Recompute every partition of a date range from the lake (no source is read).
 
     Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per
-    partition. Idempotent: the same range gives the same bytes.
+    month. Idempotent: the same range gives the same bytes.
     """
     from pipeline import job
 

@@ -105,6 +105,22 @@ def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partiti
     return partitions_between(first, last, as_of, flag_usage=True)
 
 
+def backfill_months(partitions: list[Partition]) -> dict[str, list[Partition]]:
+    """Partitions grouped into the months a backfill builds them by, in order: a day and a month's
+    usage in their own month, a week in the month of its Thursday (ISO 8601's rule for its year).
+    A month is one pass over the lake: a year is twelve or so tasks, not hundreds."""
+    months: dict[str, list[Partition]] = {}
+    for partition in sorted(partitions):
+        if partition.grain == "day":
+            month = calendar.month_id(dt.date.fromisoformat(partition.key))
+        elif partition.grain == "week":
+            month = calendar.month_id(calendar.week_monday(partition.key) + dt.timedelta(days=3))
+        else:
+            month = partition.key
+        months.setdefault(month, []).append(partition)
+    return dict(sorted(months.items()))
+
+
 def prepare(data_dir: Path) -> str:
     """The folder of the histories every partition shares, computed once per lake generation and code.
 

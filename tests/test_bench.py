@@ -1,5 +1,6 @@
 """The benchmark works: tier s, end to end (CI runs only this tier; the README shows tier l)."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgres):
     out = tmp_path / "bench-s.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--tier", "s", "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "bench", "--tier", "s", "--repeats", "1", "--out", str(out)],
                           cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -25,7 +26,8 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "daily run peak RSS (MiB)", "daily run, the seven trends alone, peak RSS (MiB)", "flags table on disk (MB)",
         *(f"served new ranges and project lists{beside}, {figure}" for beside in ("", ", beside a backfill")
           for figure in ("median (ms)", "99th percentile (ms)", "errors")),
-        "full backfill beside the served clients (s)",
+        "full backfill beside the served clients (s)", "insights backfill, standing Prefect server (s)",
+        "insights backfill, temporary Prefect server (s)", "insights backfill peak RSS (MiB)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
@@ -46,9 +48,11 @@ def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkey
         if name == "export":
             raise SystemExit("bench step export failed:\nboom")
         return {"seconds": {"floor": 2.0, "backfill": 3.0}.get(name, 1.0), "peak_rss_mib": 100.0,
-                "rows": {"client_metrics": 1}, "bytes": {"flag_usage_daily": 1_000_000}}
+                "rows": {"client_metrics": 1}, "bytes": {"flag_usage_daily": 1_000_000}, "cli_seconds": 4.0,
+                "cli_peak_rss_mib": 100.0}
 
     monkeypatch.setattr(bench, "step", step)
+    monkeypatch.setattr(bench, "standing_prefect", lambda home: contextlib.nullcontext("http://127.0.0.1:9/api"))
     out = tmp_path / "bench.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--tier", "s", "--out", str(out), "--skip-postgres", "--repeats", "1"])
     with pytest.raises(SystemExit):
