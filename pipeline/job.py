@@ -25,7 +25,6 @@ from pipeline.lake import Lake, Landing
 from pipeline.sources import Source
 from pipeline.warehouse import (
     SCHEMAS,
-    STORED_SCHEMAS,
     Committed,
     Partition,
     Warehouse,
@@ -126,15 +125,41 @@ def prepare(data_dir: Path) -> str:
 
     Kept under ``state/prepared/g<generation>-<code version>/``; older folders are removed.
     """
-    lake, code = Lake(data_dir), code_version()
-    root = Path(data_dir) / "state" / "prepared"
-    folder = root / f"g{lake.generation:06d}-{code}"
-    if not all((folder / f"{h}.parquet").exists() for h in trends.HISTORIES):
+    lake = Lake(data_dir)
+    folder = _prepared_folder(lake)
+    if not _is_prepared(folder):
         trends.prepare(lake, folder)
-    for other in root.iterdir():
+    for other in folder.parent.iterdir():
         if other != folder:
             shutil.rmtree(other, ignore_errors=True)
     return str(folder)
+
+
+def _prepared_folder(lake: Lake) -> Path:
+    return lake.data_dir / "state" / "prepared" / f"g{lake.generation:06d}-{code_version()}"
+
+
+def _is_prepared(folder: Path) -> bool:
+    return all((folder / f"{h}.parquet").exists() for h in trends.HISTORIES)
+
+
+def current_histories(data_dir: Path) -> Path | None:
+    """``prepare``'s folder where it is current for the lake and the code, else None."""
+    folder = _prepared_folder(Lake(data_dir))
+    return folder if _is_prepared(folder) else None
+
+
+def computed_rows(data_dir: Path, partitions: list[Partition], histories: Path | None = None) -> dict[str, pa.Table]:
+    """Each dataset's rows for partitions no commit holds as a reader needs them (a week as of a day
+    before its Sunday), computed from the lake for that reader alone: nothing is written.
+    ``histories``: a folder ``trends.prepare`` wrote for the lake as it is (``current_histories``,
+    or a reader's own); without it they are computed here."""
+    lake = Lake(data_dir)
+    try:
+        computed, _ = _compute(lake, partitions, str(histories) if histories else None)
+    except duckdb.IOException:  # a build replaced the folder meanwhile
+        computed, _ = _compute(lake, partitions)
+    return {name: pa.concat_tables(parts.values()) for name, parts in computed.items()}
 
 
 @dataclass
@@ -159,7 +184,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
             commits.settle(data_dir)
         return Built()
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    tables, check_inputs = _compute(lake, partitions, prepared, warehouse, to_date=True)
+    tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
     usage_days = [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)]
     results = checks.run({
         **{name: pa.concat_tables(parts.values()) for name, parts in tables.items() if name != "flag_usage_daily"},
@@ -262,12 +287,11 @@ def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[
     return covered if covered[0] <= covered[1] else (None, None)
 
 
-def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None,
-             to_date: bool = False) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
+def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None
+             ) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
     """Each dataset's rows for the partitions, cut by partition key (an empty table where none), and
     the tables the checks read besides. ``warehouse`` gives the stored usage the ``flags`` table
-    reads for the months not among the partitions; with ``to_date``, the weeks' rows as of their
-    earlier days come too (``trends.to_date_name``)."""
+    reads for the months not among the partitions."""
     by_grain = {grain: [p for p in partitions if p.grain == grain] for grain in ("day", "week", "month", "flags")}
     flags_as_of = by_grain["flags"][0].snapshot_day if by_grain["flags"] else None
     built_months = {p.key for p in by_grain["month"]}
@@ -275,17 +299,15 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
                    ] if warehouse and flags_as_of else []
     computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],
                               [p.month for p in by_grain["month"]], flags_as_of, Path(prepared) if prepared else None,
-                              [str(path) for path in usage_files], to_date)
+                              [str(path) for path in usage_files])
     result = {}
-    stored = [(d.name, d) for d in trends.DATASETS.values()] + [
-        (trends.to_date_name(t), trends.DATASETS[t]) for t in trends.TRENDS if trends.DATASETS[t].grain == "week"]
-    for name, dataset in stored:
+    for name, dataset in trends.DATASETS.items():
         keys = [p.key for p in by_grain[dataset.grain]]
-        if not keys or name not in computed:
+        if not keys:
             continue
-        empty = STORED_SCHEMAS[name].empty_table()
+        empty = SCHEMAS[name].empty_table()
         # the month grain's usage stays as computed (dictionary-encoded) until each file is written
-        table = computed[name] if dataset.grain == "month" else computed[name].cast(STORED_SCHEMAS[name])
+        table = computed[name] if dataset.grain == "month" else computed[name].cast(SCHEMAS[name])
         column = dataset.partition_column
         parts = (split_by_partition(table, column) if column else {"latest": table}) if table.num_rows else {}
         result[name] = {k: parts.get(k, empty) for k in keys}

@@ -37,7 +37,7 @@ import pyarrow as pa
 from pipeline import commits, files, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, month_snapshot, week_snapshot
 from pipeline.lake import Lake
-from pipeline.trends import DATASETS, TRENDS, to_date_name
+from pipeline.trends import DATASETS
 
 TIME = pa.timestamp("us", tz="UTC")
 COUNT = pa.int64()
@@ -89,11 +89,6 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-STORED_SCHEMAS: dict[str, pa.Schema] = {
-    **SCHEMAS, **{to_date_name(t.name): SCHEMAS[t.name] for t in TRENDS.values() if t.grain == "week"}}
-"""Every file's schema by where it lives: the datasets, and the weekly trends' rows as of each day
-before their weeks' snapshot days (``pipeline.trends.WEEK_TO_DATE``)."""
-
 STATISTICS: dict[str, list[str]] = {"flag_usage_daily": ["day"]}
 """The columns with min/max statistics in a dataset's files, where not every column: a month of
 usage is read by day (a row group spans days); its flags and apps span their whole range in every
@@ -119,9 +114,8 @@ class Partition:
 
     @property
     def datasets(self) -> list[str]:
-        """The datasets with a file in this partition (a week's: its trends' rows as of its earlier days too)."""
-        names = [d.name for d in DATASETS.values() if d.grain == self.grain]
-        return names + [to_date_name(n) for n in names] if self.grain == "week" else names
+        """The datasets with a file in this partition."""
+        return [d.name for d in DATASETS.values() if d.grain == self.grain]
 
     @property
     def week(self) -> WeekSnapshot:
@@ -207,7 +201,7 @@ class Warehouse:
 
     def path(self, dataset: str, partition: Partition) -> Path:
         """Where a dataset's partition file lives: only ever under the warehouse, named by a day, week or month."""
-        if dataset not in STORED_SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
+        if dataset not in SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
             raise ValueError(f"not a warehouse partition: {dataset}/{partition.grain}={partition.key!r}")
         if partition.grain == "flags":
             return self.root / dataset / "part-0.parquet"
@@ -248,8 +242,7 @@ class Warehouse:
         for trend in partition.datasets:
             table = tables[trend]
             metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
-            batch.write_parquet(self.path(trend, partition), table, metadata, STORED_SCHEMAS[trend],
-                                STATISTICS.get(trend, True))
+            batch.write_parquet(self.path(trend, partition), table, metadata, SCHEMAS[trend], STATISTICS.get(trend, True))
             rows[trend] = table.num_rows
         record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
                   "code_version": code, "rows": rows}

@@ -137,3 +137,15 @@ def test_an_export_source_lands_what_the_sample_wrote(tmp_path):
         return {k: v for k, v in output_bytes(data_dir).items() if k != "lake/_state.json"}
 
     assert data_files(tmp_path / "copy") == data_files(tmp_path / "exported")
+
+
+def test_a_backfill_builds_a_month_a_task_each_week_in_the_month_of_its_thursday():
+    partitions = job.partitions_between(dt.date(2024, 12, 20), dt.date(2025, 2, 3), dt.date(2025, 2, 3), flag_usage=True)
+    months = job.backfill_months(partitions)
+    assert {month: sorted(p.key for p in of if p.grain != "day") for month, of in months.items()} == {
+        "2024-12": ["2024-12", "2024-51", "2024-52"],  # week 52: Monday 23rd, Thursday 26th
+        "2025-01": ["2025-01", "2025-01", "2025-02", "2025-03", "2025-04", "2025-05"],  # week 1's Thursday: Jan 2nd
+        "2025-02": ["2025-02", "2025-06"],
+    }
+    assert [sum(p.grain == "day" for p in of) for of in months.values()] == [12, 31, 3]
+    assert sorted(p for of in months.values() for p in of) == sorted(partitions)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -32,15 +33,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipeline import calendar, commits, dashboard, document, job, trends
+from pipeline import calendar, commits, dashboard, document, duck, job, trends
 from pipeline.lake import STATE_FILE, Lake
 from pipeline.server import held as held_state
 from pipeline.server.body import Body, Piece
-from pipeline.server.held import Held
+from pipeline.server.held import Held, Rows
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
-from pipeline.warehouse import Committed, Warehouse
+from pipeline.warehouse import Committed, Partition, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ PAGE_HEADERS = {
 LONGEST_RANGE_DAYS = 3653
 """Ten years: a longer range is refused."""
 KEPT_ANSWERS = 64
+KEPT_WEEKS = 128
+"""Weeks seen at a day before their Sunday kept at once (a range ending mid-week; each is a week of
+every weekly trend's rows: a few hundred kilobytes for a large instance)."""
 COMPUTING_AT_ONCE = 2
 """Answers computed at once (each a DuckDB query over the warehouse, using the machine's cores)."""
 WAITING_AT_MOST = 16
@@ -115,6 +119,9 @@ class Reader:
         self._committed: Committed | None = None
         self._lake: tuple[tuple, int] | None = None
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self._weeks: OrderedDict[tuple, dict[str, Rows]] = OrderedDict()
+        self._prepared: tuple[int, tempfile.TemporaryDirectory] | None = None
+        self._preparing = threading.Lock()
         self._computing: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self._workers = threading.BoundedSemaphore(COMPUTING_AT_ONCE)
@@ -189,6 +196,58 @@ class Reader:
                 self._unloadable = state.version if state else None
                 log.error("commit %s of the warehouse could not be loaded (%s: %s): the state held before answers",
                           self._unloadable, type(error).__name__, error)
+
+    def week_as_of(self, held: Held, week: Partition) -> dict[str, Rows]:
+        """A week's rows as of a day before its committed snapshot day (a range ending mid-week),
+        computed from the lake once per (state, lake generation, week and day) in one of the
+        computation slots, and kept (``KEPT_WEEKS``): by weekly trend."""
+        key = ("week", held.version, self._lake_generation(), week)
+        rows = self._kept_week(key)
+        if rows is not None:
+            return rows
+        with self._guard:
+            computing = self._computing.setdefault(key, threading.Lock())
+        try:
+            with computing, self._worker():
+                rows = self._kept_week(key)
+                if rows is None:
+                    tables = job.computed_rows(self.data_dir, [week], self._histories())
+                    con = duck.connect()
+                    try:
+                        rows = {t.name: held_state.rows_of(con, t, tables[t.name]) for t in trends.TRENDS.values()
+                                if t.grain == "week"}
+                    finally:
+                        con.close()
+                    with self._guard:
+                        self._weeks[key] = rows
+                        while len(self._weeks) > KEPT_WEEKS:
+                            self._weeks.popitem(last=False)
+            return rows
+        finally:
+            with self._guard:
+                self._computing.pop(key, None)
+
+    def _histories(self) -> Path:
+        """The lake's shared histories (``trends.prepare``) for its generation now: the build's folder
+        where it is current, else a folder of the server's own outside the data directory, computed
+        once per landing, so that each week computed replays nothing."""
+        built = job.current_histories(self.data_dir)
+        if built is not None:
+            return built
+        generation = self._lake_generation()
+        with self._preparing:
+            if self._prepared is None or self._prepared[0] != generation:
+                folder = tempfile.TemporaryDirectory(prefix="insights-web-histories-")
+                trends.prepare(Lake(self.data_dir), Path(folder.name))
+                self._prepared = (generation, folder)  # the folder before is removed as it is dropped
+            return Path(self._prepared[1].name)
+
+    def _kept_week(self, key: tuple) -> dict[str, Rows] | None:
+        with self._guard:
+            rows = self._weeks.get(key)
+            if rows is not None:
+                self._weeks.move_to_end(key)
+            return rows
 
     def _computed(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
                   etag: str) -> tuple[str, Answer]:
@@ -305,7 +364,11 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
             return {"Insights-Covers": f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"}
 
         def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
-            return held.document(first, last), covers(held.committed)
+            missing = held.missing(first, last)
+            if any(p.grain != "week" for p in missing) or len(missing) > 1:
+                return None, covers(held.committed)  # not a range ending mid-week: a warehouse half built
+            weeks = {p.key: reader.week_as_of(held, p) for p in missing}
+            return held.document(first, last, weeks), covers(held.committed)
 
         def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
             return job.committed_document(data_dir, first, last, committed), covers(committed)

@@ -100,17 +100,6 @@ DATASETS: dict[str, Dataset] = {
     "flag_lifecycle": Dataset("flag_lifecycle", "flags", "flags/flag_lifecycle"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
-WEEK_TO_DATE = "_week_to_date"
-"""Where the warehouse keeps each weekly trend's rows as of every day of a week before its snapshot
-day (``_week_to_date/<trend>/``, the trend's own columns): a range may end on any day, and its last
-week is then seen at the end of that day (SPEC §3). Not a dataset for analysts (the ``_`` prefix:
-readers of a hive layout skip it); the server answers such a range from them."""
-
-
-def to_date_name(trend: str) -> str:
-    """Where a weekly trend's rows as of the days before its weeks' snapshot days are kept."""
-    return f"{WEEK_TO_DATE}/{trend}"
-
 CHECK_INPUTS = ("week_project_usage",)
 """Tables ``compute`` returns beside the datasets (queries of ``sql/``, read in the week grain of a
 build with months), for the data-quality checks only."""
@@ -140,8 +129,8 @@ def prepare(lake: Lake, folder: Path) -> None:
 
 
 def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: list[MonthSnapshot] = (),
-            flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: list[str] = (),
-            to_date: bool = False) -> dict[str, pa.Table]:
+            flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: list[str] = ()
+            ) -> dict[str, pa.Table]:
     """Every dataset's rows for the given days (daily trends), week snapshots (weekly trends), month
     snapshots (``flag_usage_daily``) and, with ``flags_as_of``, the ``flags`` table as of that day.
 
@@ -150,9 +139,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
     asked for (the ``flags`` table reads every day's usage). Returns one Arrow table per dataset
     name of the grains asked for, sorted by its partition key and grouping keys (its ``date``
     column is the end of the snapshot day, a UTC timestamp; ``flag_usage_daily`` keeps its strings
-    dictionary-encoded), and the ``CHECK_INPUTS``. With ``to_date``, each weekly trend's rows as of
-    every day of its weeks before their snapshot days too, under ``to_date_name(trend)``, sorted
-    by week, day and grouping keys.
+    dictionary-encoded), and the ``CHECK_INPUTS``.
     """
     if not days and not weeks and not months and flags_as_of is None:
         return {}
@@ -174,7 +161,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
             tables["flag_usage_daily"] = rows
         if flags_as_of is not None:
             _usage_history(con, usage_files, flags_as_of)
-        grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks, to_date)),
+        grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
             if not snapshots.num_rows:
@@ -185,10 +172,6 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
             with _snapshot_states(con, snapshots, grain_queries.values()):
                 for name, query in grain_queries.items():
                     tables[name] = con.sql(query).to_arrow_table()
-                    if grain == "week" and to_date:
-                        tables[name], days_before = _split_to_date(tables[name])
-                        if name in TRENDS:
-                            tables[to_date_name(name)] = days_before
         return tables
     finally:
         con.close()
@@ -378,22 +361,8 @@ def _day_snapshots(days: list[dt.date]) -> pa.Table:
     )
 
 
-def _week_snapshots(weeks: list[WeekSnapshot], to_date: bool = False) -> pa.Table:
-    """Each week's snapshot (key: the week); with ``to_date``, its days before the snapshot day too
-    (key: ``<week>@<day>``, which sorts after the week's own key and before the next week's)."""
-    moments = [(w.week, w.monday, w.snapshot_day) for w in weeks]
-    if to_date:
-        moments += [(f"{w.week}@{day.isoformat()}", w.monday, day) for w in weeks
-                    for day in calendar.days(w.monday, w.snapshot_day - dt.timedelta(days=1))]
-    return pa.table([[key for key, _, _ in moments], [start_of_day(monday) for _, monday, _ in moments],
-                     [end_of_day(day) for _, _, day in moments]], schema=_SNAPSHOT_SCHEMA)
-
-
-def _split_to_date(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A week-grain table of ``_week_snapshots(..., to_date=True)`` cut in two: the weeks' own rows,
-    and the rows as of their earlier days, with the week's id in ``week`` (order kept)."""
-    own = pc.equal(pc.utf8_length(table["week"]), 7)
-    earlier = table.filter(pc.invert(own))
-    earlier = earlier.set_column(earlier.schema.get_field_index("week"), "week",
-                                 pc.utf8_slice_codeunits(earlier["week"], 0, 7))
-    return table.filter(own), earlier
+def _week_snapshots(weeks: list[WeekSnapshot]) -> pa.Table:
+    return pa.table(
+        [[w.week for w in weeks], [start_of_day(w.monday) for w in weeks], [end_of_day(w.snapshot_day) for w in weeks]],
+        schema=_SNAPSHOT_SCHEMA,
+    )
