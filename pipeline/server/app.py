@@ -1,10 +1,12 @@
 """The insights server's routes (SPEC §7 and §8), over the warehouse's committed state and nothing else.
 
 Every answer comes from one committed state (``pipeline.commits``). The newest is held in memory
-(``pipeline.server.held``): a document for any range is slices of rows rendered once per commit,
-the same bytes ``insights export`` writes, and the lifecycle figures of any projects a few vector
-operations over the ``flag_lifecycle`` table a run published. What the held state cannot answer
-is computed with the functions ``insights export`` uses. An answer is kept per (route,
+(``pipeline.server.held``): a document is slices of rows rendered once per commit, the same bytes
+``insights export`` writes, and the lifecycle figures of any projects a few vector operations over
+the ``flag_lifecycle`` table a run published. A range ending mid-week needs that week as of its
+last day, which no partition holds: it is computed from the lake once per week and day, kept, and
+spliced in. What else the held state cannot answer (a warehouse half built) is computed with the
+functions ``insights export`` uses. An answer is kept per (route,
 parameters, state), so a repeated request costs a lookup, and a gzipped body is made once. The
 ETag names the state: the warehouse's commit and the lake's generation (an answer computed for a
 range the warehouse does not hold reads the lake).
@@ -108,9 +110,9 @@ class Reader:
 
     The newest committed state is held in memory (``held.Held``), loaded once per commit on a thread
     of its own: requests meanwhile are answered from the state held before, and only the first
-    request of a new server waits for a load. An answer the held state cannot give (a partition no
-    commit built as the range needs it) is computed under the commit lock, at most
-    ``COMPUTING_AT_ONCE`` at a time.
+    request of a new server waits for a load. A week seen mid-week (``week_as_of``), or an answer
+    the held state cannot give at all (``_computed``, under the commit lock), is computed in one of
+    ``COMPUTING_AT_ONCE`` slots.
     """
 
     def __init__(self, data_dir: Path):
