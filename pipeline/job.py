@@ -266,8 +266,7 @@ def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed:
     for this document alone. Validated against ``instanceInsightsSchema``.
     """
     calendar.check_range(first, last)
-    covered_first, covered_last = document_days(first, last, committed)
-    needed = partitions_between(covered_first, covered_last, covered_last) if covered_first else []
+    needed = document_partitions(first, last, committed)
     stored = [p for p in needed if committed.holds(p)]
     computed, _ = _compute(Lake(data_dir), [p for p in needed if not committed.holds(p)])
     con = duck.connect()
@@ -277,6 +276,13 @@ def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed:
         con.close()
     document.validate(result)
     return result
+
+
+def document_partitions(first: dt.date, last: dt.date, committed: Committed) -> list[Partition]:
+    """The partitions a document for ``first``..``last`` reads, as ``committed_document`` says: each
+    covered day, and each week overlapping them seen at its Sunday or the last covered day."""
+    covered_first, covered_last = document_days(first, last, committed)
+    return partitions_between(covered_first, covered_last, covered_last) if covered_first else []
 
 
 def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[dt.date | None, dt.date | None]:

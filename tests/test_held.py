@@ -24,7 +24,7 @@ FIRST, LAST = dt.date(2024, 1, 1), dt.date(2026, 1, 31)  # the sample warehouse'
 
 @pytest.fixture(scope="module")
 def state(sample_warehouse):
-    return held.load(sample_warehouse)
+    return held.load_held(sample_warehouse)
 
 
 def ranges() -> list[tuple[dt.date, dt.date]]:
@@ -76,7 +76,7 @@ def test_the_ranges_include_both_kinds():
 
 def test_a_large_weeks_rows_are_deflated_once_and_joined_into_any_gzipped_answer(sample_warehouse, monkeypatch):
     monkeypatch.setattr(held, "DEFLATED_FROM_BYTES", 200)  # the sample's weeks are small: deflate each in advance
-    state = held.load(sample_warehouse)
+    state = held.load_held(sample_warehouse)
     assert len(state.rows["project_flag_trends"].deflated) > 50
     answered = [r for r in ranges() if not ends_mid_week_before_the_last_day(*r)][:8]
     for first, last in answered:

@@ -37,7 +37,7 @@ def flag_count(document: dict) -> int:
 def test_every_answer_is_one_committed_state_while_builds_commit(tmp_path, monkeypatch):
     move = files._move
     monkeypatch.setattr(files, "_move", lambda staged, target: time.sleep(0.003) or move(staged, target))
-    monkeypatch.setattr(Reader, "_kept", lambda self, key: None)
+    monkeypatch.setattr(Reader, "_kept", lambda self, kept, key: None)
     u = Instance()
     u.project("p")
     u.flag("f0", "p", "2025-01-03T10:00")

@@ -20,7 +20,6 @@ import os
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import orjson
+from cachetools import LRUCache
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request, cookie_parser
@@ -37,9 +37,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline import calendar, commits, dashboard, document, duck, job, trends
 from pipeline.lake import STATE_FILE, Lake
-from pipeline.server import held as held_state
 from pipeline.server.body import Body, Piece
-from pipeline.server.held import Held, Rows
+from pipeline.server.held import Held, Rows, load_held, rows_of
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
@@ -120,8 +119,8 @@ class Reader:
         self.warehouse = Warehouse(self.data_dir)
         self._committed: Committed | None = None
         self._lake: tuple[tuple, int] | None = None
-        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
-        self._weeks: OrderedDict[tuple, dict[str, Rows]] = OrderedDict()
+        self._answers: LRUCache[tuple, Answer] = LRUCache(KEPT_ANSWERS)
+        self._weeks: LRUCache[tuple, dict[str, Rows]] = LRUCache(KEPT_WEEKS)
         self._prepared: tuple[int, tempfile.TemporaryDirectory] | None = None
         self._preparing = threading.Lock()
         self._computing: dict[tuple, threading.Lock] = {}
@@ -144,13 +143,13 @@ class Reader:
         etag = self._etag_of(held.version)
         if none_match(if_none_match, etag):
             return etag, None
-        answer = self._kept((route, parameters, etag))
+        answer = self._kept(self._answers, (route, parameters, etag))
         if answer is not None:
             return etag, answer
         body, headers = from_held(held)
         if body is not None:
             answer = Answer(body, etag, headers)
-            self._keep((route, parameters, etag), answer)
+            self._keep(self._answers, (route, parameters, etag), answer)
             return etag, answer
         return self._computed(route, parameters, compute, etag)
 
@@ -180,7 +179,7 @@ class Reader:
 
     def _load(self) -> Held:
         try:
-            loaded = held_state.load(self.data_dir)
+            loaded = load_held(self.data_dir)
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
         if loaded is None:
@@ -204,30 +203,20 @@ class Reader:
         computed from the lake once per (state, lake generation, week and day) in one of the
         computation slots, and kept (``KEPT_WEEKS``): by weekly trend."""
         key = ("week", held.version, self._lake_generation(), week)
-        rows = self._kept_week(key)
-        if rows is not None:
-            return rows
-        with self._guard:
-            computing = self._computing.setdefault(key, threading.Lock())
-        try:
-            with computing, self._worker():
-                rows = self._kept_week(key)
+        rows = self._kept(self._weeks, key)
+        if rows is None:
+            with self._once(key):
+                rows = self._kept(self._weeks, key)
                 if rows is None:
                     tables = job.computed_rows(self.data_dir, [week], self._histories())
                     con = duck.connect()
                     try:
-                        rows = {t.name: held_state.rows_of(con, t, tables[t.name]) for t in trends.TRENDS.values()
+                        rows = {t.name: rows_of(con, t, tables[t.name]) for t in trends.TRENDS.values()
                                 if t.grain == "week"}
                     finally:
                         con.close()
-                    with self._guard:
-                        self._weeks[key] = rows
-                        while len(self._weeks) > KEPT_WEEKS:
-                            self._weeks.popitem(last=False)
-            return rows
-        finally:
-            with self._guard:
-                self._computing.pop(key, None)
+                    self._keep(self._weeks, key, rows)
+        return rows
 
     def _histories(self) -> Path:
         """The lake's shared histories (``trends.prepare``) for its generation now: the build's folder
@@ -244,34 +233,32 @@ class Reader:
                 self._prepared = (generation, folder)  # the folder before is removed as it is dropped
             return Path(self._prepared[1].name)
 
-    def _kept_week(self, key: tuple) -> dict[str, Rows] | None:
-        with self._guard:
-            rows = self._weeks.get(key)
-            if rows is not None:
-                self._weeks.move_to_end(key)
-            return rows
-
     def _computed(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
                   etag: str) -> tuple[str, Answer]:
         """An answer computed from the committed state now, under the commit lock; one computation
         per (route, parameters) however many ask at once, in one of the computation slots."""
-        wanted = (route, parameters, etag)
+        with self._once((route, parameters, etag)), self.reading() as state:
+            etag = self._etag_of(state.version)  # a commit may have come meanwhile: answer from the state now
+            key = (route, parameters, etag)
+            answer = self._kept(self._answers, key)
+            if answer is None:
+                content, headers = compute(self.committed_at(state.version))
+                answer = Answer(Body([Piece(orjson.dumps(content))]), etag, headers)
+                self._keep(self._answers, key, answer)
+        return etag, answer
+
+    @contextmanager
+    def _once(self, key: tuple) -> Iterator[None]:
+        """One computation for ``key`` at a time, however many ask at once, in one of the slots
+        (``_worker``): those asking meanwhile wait, then find it kept."""
         with self._guard:
-            computing = self._computing.setdefault(wanted, threading.Lock())
+            computing = self._computing.setdefault(key, threading.Lock())
         try:
             with computing, self._worker():
-                with self.reading() as state:
-                    etag = self._etag_of(state.version)  # a commit may have come meanwhile: answer from the state now
-                    key = (route, parameters, etag)
-                    answer = self._kept(key)
-                    if answer is None:
-                        content, headers = compute(self.committed_at(state.version))
-                        answer = Answer(Body([Piece(orjson.dumps(content))]), etag, headers)
-                        self._keep(key, answer)
-            return etag, answer
+                yield
         finally:
             with self._guard:
-                self._computing.pop(wanted, None)
+                self._computing.pop(key, None)
 
     @contextmanager
     def reading(self) -> Iterator[commits.CommitState]:
@@ -330,18 +317,13 @@ class Reader:
             self._lake = (stamp, Lake(self.data_dir).generation)
         return self._lake[1]
 
-    def _kept(self, key: tuple) -> Answer | None:
+    def _kept(self, kept: LRUCache, key: tuple) -> object | None:
         with self._guard:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
+            return kept.get(key)
 
-    def _keep(self, key: tuple, answer: Answer) -> None:
+    def _keep(self, kept: LRUCache, key: tuple, value: object) -> None:
         with self._guard:
-            self._answers[key] = answer
-            while len(self._answers) > KEPT_ANSWERS:
-                self._answers.popitem(last=False)
+            kept[key] = value
 
 
 def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today,

@@ -63,10 +63,17 @@ class Rows:
             else:
                 ranges.append([first, past, deflated])
         text = memoryview(self.text)
-        pieces = []
-        for first, past, deflated in ranges:
-            pieces += [Piece(b","), Piece(text[self.starts[first]:self.starts[past] - 1], deflated)]
-        return pieces[1:]
+        return _joined([[Piece(text[self.starts[first]:self.starts[past] - 1], deflated)]
+                        for first, past, deflated in ranges])
+
+
+def _joined(groups: list[list[Piece]]) -> list[Piece]:
+    """The groups' pieces in order, with a comma between each two groups that have any."""
+    joined: list[Piece] = []
+    for group in groups:
+        if group:
+            joined += [Piece(b","), *group] if joined else group
+    return joined
 
 
 RENDERED_AT_ONCE = 20_000
@@ -117,9 +124,7 @@ class Held:
         """The partitions a document for ``first``..``last`` needs that the state does not hold as it
         needs them: none, usually; a week seen at its last day for a range ending mid-week before
         the warehouse's last day; any partition no commit built."""
-        covered_first, covered_last = job.document_days(first, last, self.committed)
-        needed = job.partitions_between(covered_first, covered_last, covered_last) if covered_first else []
-        return [p for p in needed if not self.committed.holds(p)]
+        return [p for p in job.document_partitions(first, last, self.committed) if not self.committed.holds(p)]
 
     def document(self, first: dt.date, last: dt.date, computed: dict[str, dict[str, Rows]] | None = None
                  ) -> Body | None:
@@ -128,32 +133,27 @@ class Held:
         range needs them (``missing``), by week and trend; None where a partition it needs is
         neither held nor computed."""
         computed = computed or {}
-        covered_first, covered_last = job.document_days(first, last, self.committed)
         keys: dict[str, list] = {"day": [], "week": []}
-        if covered_first is not None:
-            for partition in job.partitions_between(covered_first, covered_last, covered_last):
-                if not self.committed.holds(partition) and partition.key not in computed:
-                    return None
-                keys[partition.grain].append(partition.snapshot_day if partition.grain == "day" else partition.key)
-        pieces = []
+        for partition in job.document_partitions(first, last, self.committed):
+            if not self.committed.holds(partition) and partition.key not in computed:
+                return None
+            keys[partition.grain].append(partition.snapshot_day if partition.grain == "day" else partition.key)
+        arrays = []
         for trend in trends.TRENDS.values():
-            pieces.append(Piece(b'"' + trend.array.encode() + b'":['))
             if trend.grain == "day":
-                pieces += self.rows[trend.name].pieces(keys["day"])
-            else:  # the weeks held, then any computed (the last week): commas between those with rows
-                weeks = [rows for key in keys["week"]
-                         if (rows := (computed[key][trend.name] if key in computed else self.rows[trend.name]).pieces([key]))]
-                for number, rows in enumerate(weeks):
-                    pieces += [Piece(b","), *rows] if number else rows
-            pieces.append(Piece(b"],"))
-        return Body([Piece(b"{"), *pieces[:-1], Piece(b"]}")])
+                rows = self.rows[trend.name].pieces(keys["day"])
+            else:  # a week computed for the range in place of the one held
+                rows = _joined([(computed[key][trend.name] if key in computed else self.rows[trend.name]).pieces([key])
+                                for key in keys["week"]])
+            arrays.append([Piece(b'"' + trend.array.encode() + b'":['), *rows, Piece(b"]")])
+        return Body([Piece(b"{"), *_joined(arrays), Piece(b"}")])
 
 
 HELD = [*trends.TRENDS, "flag_lifecycle"]
 """The stored datasets a held state reads."""
 
 
-def load(data_dir: Path) -> Held | None:
+def load_held(data_dir: Path) -> Held | None:
     """The committed state now, held; None where nothing is committed. Raises
     ``commits.WarehouseUnreadable`` where the warehouse is torn, ``document.InvalidDocument`` where a
     stored row does not meet the contract."""
