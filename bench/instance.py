@@ -56,9 +56,11 @@ TIERS = {
 class Instance:
     """The instance of a tier, ending on ``END`` (and one more day on demand)."""
 
-    def __init__(self, tier: Tier, seed: int = 7):
+    def __init__(self, tier: Tier, seed: int = 7, hourly_days: int | None = None):
         self.tier, self.seed = tier, seed
         self.first = END - dt.timedelta(days=tier.days - 1)
+        self.hourly_from = END - dt.timedelta(days=(tier.days if hourly_days is None else hourly_days) - 1)
+        """The first day with hourly rows; the days before it have Unleash's daily rows instead."""
         draw = np.random.default_rng(seed)
         span = (tier.days + 180) * 86_400
         self.flag_names = pa.array([f"flag-{n:05d}" for n in range(tier.flags)])
@@ -132,14 +134,19 @@ class Instance:
             "previous_lifetime_days": pa.nulls(len(order), pa.int64()),
         })
 
-    def metrics(self, first: dt.date, last: dt.date) -> Iterator[pa.RecordBatch]:
-        """Hourly metric rows of every day in the window, one record batch an hour, in time order."""
+    def _combos(self) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """The (flag, app, environment) series evaluated every day."""
         envs = pa.array([e[0] for e in ENVIRONMENTS]).take(pa.array(self.combo_env))
         apps = pa.array([f"app-{n:02d}" for n in range(APPS)]).take(pa.array(self.combo_app))
-        flags = self.flag_names.take(pa.array(self.combo_flag))
+        return self.flag_names.take(pa.array(self.combo_flag)), apps, envs
+
+    def metrics(self, first: dt.date, last: dt.date) -> Iterator[pa.RecordBatch]:
+        """Hourly metric rows of every day in the window from ``hourly_from`` on, one record batch an
+        hour, in time order."""
+        flags, apps, envs = self._combos()
         size = len(self.combo_flag)
-        for day in range((last - first).days + 1):
-            date = first + dt.timedelta(days=day)
+        for day in range((last - max(first, self.hourly_from)).days + 1):
+            date = max(first, self.hourly_from) + dt.timedelta(days=day)
             draw = np.random.default_rng([self.seed, date.toordinal()])
             for hour in range(24):
                 yes = draw.integers(0, 5_000, size)
@@ -150,6 +157,20 @@ class Instance:
                      pa.array(yes, pa.int64()), pa.array(draw.integers(0, 5_000, size), pa.int64())],
                     schema=ENTITIES["client_metrics"].schema,
                 )
+
+    def daily_metrics(self, first: dt.date, last: dt.date) -> Iterator[pa.RecordBatch]:
+        """Unleash's daily metric rows (``client_metrics_env_daily``) of the window's days before
+        ``hourly_from``: one row a series and day, one record batch a day."""
+        flags, apps, envs = self._combos()
+        size = len(self.combo_flag)
+        for day in range((min(last, self.hourly_from - dt.timedelta(days=1)) - first).days + 1):
+            date = first + dt.timedelta(days=day)
+            draw = np.random.default_rng([self.seed, 3, date.toordinal()])
+            yield pa.RecordBatch.from_arrays(
+                [flags, apps, envs, pa.repeat(pa.scalar(date, pa.date32()), size),
+                 pa.array(draw.integers(0, 120_000, size), pa.int64()), pa.array(draw.integers(0, 120_000, size), pa.int64())],
+                schema=ENTITIES["client_metrics_daily"].schema,
+            )
 
     def snapshots(self, as_of: dt.date) -> dict[str, pa.Table]:
         """The small tables as they stand at the end of ``as_of``."""
@@ -227,7 +248,7 @@ class _Session(TableSession):
         if entity == "client_metrics":
             return self.instance.metrics(self.first, self.last)
         if entity == "client_metrics_daily":
-            return iter(())
+            return self.instance.daily_metrics(self.first, self.last)
         return super().read(entity, since)
 
 

@@ -19,10 +19,13 @@ from pathlib import Path
 
 from bench.instance import END, TIERS, Instance
 from pipeline import calendar, document, duck, job
+from pipeline.warehouse import flags_partition
 
 
-def generate(data_dir: str, tier: str, days: int) -> dict:
-    landing = Instance(TIERS[tier].with_days(days)).land(Path(data_dir))
+def generate(data_dir: str, tier: str, days: int, hourly_days: int | None = None) -> dict:
+    """The tier's instance over ``days`` landed as one generation; with ``hourly_days``, only the
+    last ``hourly_days`` days have hourly rows, the days before Unleash's daily rows."""
+    landing = Instance(TIERS[tier].with_days(days), hourly_days=hourly_days).land(Path(data_dir))
     return {"rows": landing.rows}
 
 
@@ -33,6 +36,20 @@ def backfill(data_dir: str, datasets: str = "all") -> dict:
                   else job.partitions_between(first, END, END))
     built = job.build(Path(data_dir), partitions)
     return {"partitions": len(built.rows)}
+
+
+def history(data_dir: str) -> dict:
+    """The warehouse a team's daily runs leave over the whole history: built as ``insights
+    backfill``'s tasks build it (a month at a time from the shared histories, then one commit;
+    without Prefect), and the ``flags`` tables as of its last day."""
+    data = Path(data_dir)
+    partitions = job.plan_backfill(data, job.first_day(data), END)
+    prepared = job.prepare(data)
+    built = sum(len(job.build(data, month, prepared, deferred=True).rows)
+                for month in job.backfill_months(partitions).values())
+    job.commit_deferred(data)
+    job.build(data, [flags_partition(END)])
+    return {"partitions": built + 1}
 
 
 def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -> dict:
@@ -310,8 +327,6 @@ def serve_any(data_dir: str, seconds: float, clients: int, beside_backfill: bool
 
     import pyarrow.parquet as pq
 
-    from pipeline.warehouse import flags_partition
-
     data = Path(data_dir)
     job.build(data, [flags_partition(END)])
     projects = sorted(set(pq.read_table(data / "warehouse" / "flags" / "part-0.parquet", columns=["project"])
@@ -361,7 +376,7 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, cli_backfill, floor, daily, export, sizes, dashboard_file, serve,
+STEPS = {f.__name__: f for f in (generate, backfill, history, cli_backfill, floor, daily, export, sizes, dashboard_file, serve,
                                   serve_any, extract, prefect_startup)}
 
 if __name__ == "__main__":

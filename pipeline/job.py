@@ -62,18 +62,16 @@ def land(data_dir: Path, source: Source) -> Landing:
 def first_day(data_dir: Path) -> dt.date | None:
     """The first UTC day the lake holds data for: its earliest event, flag, project or user."""
     lake = Lake(data_dir)
-    sources = [f for e in ("events",) for f in lake.files(e)]
-    sources += [s for e in ("features", "projects", "users") if (s := lake.latest_snapshot(e))]
-    if not sources:
-        return None
-    con = duck.connect()
-    try:
-        found = con.execute(
-            "SELECT min(created_at)::DATE FROM read_parquet($files, union_by_name = true)", {"files": sources}
-        ).fetchone()[0]
-    finally:
-        con.close()
-    return found
+    snapshots = [s for e in ("features", "projects", "users") if (s := lake.latest_snapshot(e))]
+    found = [lake.first_event_at()]
+    if snapshots:
+        con = duck.connect()
+        try:
+            found.append(con.execute("SELECT min(created_at) FROM read_parquet($files, union_by_name = true)",
+                                     {"files": snapshots}).fetchall()[0][0])
+        finally:
+            con.close()
+    return min((instant.astimezone(calendar.UTC).date() for instant in found if instant is not None), default=None)
 
 
 def partitions_between(first: dt.date, last: dt.date, as_of: dt.date, flag_usage: bool = False) -> list[Partition]:
@@ -93,7 +91,7 @@ def plan_run(data_dir: Path, as_of: dt.date) -> list[Partition]:
         return []
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
     planned = partitions_between(start, as_of, as_of, flag_usage=True) + [flags_partition(as_of)]
-    return [p for p in planned if not warehouse.is_current(p, lake, code)]
+    return warehouse.stale(planned, lake, code)
 
 
 def plan_backfill(data_dir: Path, first: dt.date, last: dt.date) -> list[Partition]:
@@ -301,11 +299,14 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
     by_grain = {grain: [p for p in partitions if p.grain == grain] for grain in ("day", "week", "month", "flags")}
     flags_as_of = by_grain["flags"][0].snapshot_day if by_grain["flags"] else None
     built_months = {p.key for p in by_grain["month"]}
-    usage_files = [path for path in warehouse.stored_usage_files() if path.parent.name[len("month="):] not in built_months
-                   ] if warehouse and flags_as_of else []
+    usage_files, flags_before = {}, None
+    if warehouse and flags_as_of:
+        usage_files = {month: str(path) for month, path in warehouse.stored_usage_files().items()
+                       if month not in built_months}
+        flags_before = warehouse.flags_before(lake, code_version(), flags_as_of, trends.usage_window_start(flags_as_of))
     computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],
                               [p.month for p in by_grain["month"]], flags_as_of, Path(prepared) if prepared else None,
-                              [str(path) for path in usage_files])
+                              usage_files, flags_before)
     result = {}
     for name, dataset in trends.DATASETS.items():
         keys = [p.key for p in by_grain[dataset.grain]]

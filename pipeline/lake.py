@@ -20,9 +20,11 @@ landing also rolls up any committed day that has none, so a lake from older code
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +85,7 @@ class Lake:
         self.root = Path(root) if root else self.data_dir / "lake"
         self.state = self._load_state()
         self._reaches: list | None = None
+        self._reaching: tuple[int, list[dt.datetime], list[int]] | None = None
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -107,6 +110,20 @@ class Lake:
                 if landing["affects_from"] is not None
             ]
         return self._reaches
+
+    def newest_reaching(self, moment: dt.datetime) -> int:
+        """The newest generation whose landed data can change a snapshot at ``moment`` (0: none):
+        a bisection over the landings by the earliest instant each reaches."""
+        if self._reaching is None:
+            everything = max((generation for generation, first in self.reaches if first is None), default=0)
+            firsts, newest = [], []
+            for first, generation in sorted((f, g) for g, f in self.reaches if f is not None):
+                firsts.append(first)
+                newest.append(max(generation, newest[-1] if newest else 0))
+            self._reaching = (everything, firsts, newest)
+        everything, firsts, newest = self._reaching
+        reached = bisect.bisect_right(firsts, moment)
+        return max(everything, newest[reached - 1] if reached else 0)
 
     @property
     def landed_at(self) -> str | None:
@@ -149,6 +166,18 @@ class Lake:
         sums, days = entry.get("sums", {}), entry.get("days", {})
         return {str(self.root / days[d]): str(self.root / name) for d, name in sums.items()
                 if d in days and name == rollups.sums_name(days[d])}
+
+    def first_event_at(self) -> dt.datetime | None:
+        """The earliest instant of any landed event (None: no events)."""
+        return _instant(self._first_event_at(self.state["entities"].get("events", {})))
+
+    def _first_event_at(self, entry: dict) -> str | None:
+        """The events' earliest instant as the state records it, or read from their files where a
+        lake written by older code does not record it yet (ISO 8601; None: no events)."""
+        if "first_at" in entry or not entry.get("files"):
+            return entry.get("first_at")
+        paths = [str(self.root / name) for name in entry["files"]]
+        return _text(pl.scan_parquet(paths).select(pl.col("created_at").min()).collect().item())
 
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""
@@ -217,7 +246,7 @@ class Lake:
             }
         )
         files.write_json(self.data_dir, self.root / STATE_FILE, state)
-        self.state, self._reaches = state, None
+        self.state, self._reaches, self._reaching = state, None, None
         # when it landed, by this machine's clock, for people (a sample's extraction is the end of its
         # simulated day); kept apart from the lake, whose bytes the same input always makes the same
         files.write_json(self.data_dir, self.data_dir / "state" / LANDED_FILE,
@@ -314,7 +343,11 @@ class Lake:
             raise
         if not rows:
             return
-        state["entities"].setdefault(entity.name, {}).setdefault("files", []).append(name)
+        entry = state["entities"].setdefault(entity.name, {})
+        if entity.kind == "events":
+            instants = [i for i in (first, _instant(self._first_event_at(entry))) if i is not None]
+            entry["first_at"] = _text(min(instants)) if instants else None
+        entry.setdefault("files", []).append(name)
         previous = state["watermarks"].get(entity.name)
         if entity.kind == "events":
             state["watermarks"][entity.name] = max(int(last), previous or 0)
@@ -494,12 +527,13 @@ class Lake:
         """Delete files a dead landing wrote but never committed."""
         if not self.root.exists():
             return
-        committed = {Path(p) for e in self.state["entities"]
+        committed = {p for e in self.state["entities"]
                      for p in self.files(e) + self.snapshot_files(e) + list(self.day_sums_files(e).values())}
-        committed |= {self.root / f for names in self.state.get("quarantine", {}).values() for f in names}
-        orphans = [path for path in self.root.rglob("*.parquet") if path not in committed]
+        committed |= {str(self.root / f) for names in self.state.get("quarantine", {}).values() for f in names}
+        orphans = [path for folder, _, names in os.walk(self.root) for name in names if name.endswith(".parquet")
+                   and (path := os.path.join(folder, name)) not in committed]
         for path in orphans:
-            path.unlink()
+            os.unlink(path)
         if orphans:
             log.info("removed %d files under %s that a landing which did not commit had written", len(orphans), self.root)
 

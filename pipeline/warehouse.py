@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -158,9 +159,7 @@ def code_version() -> str:
 
 def input_generation(lake: Lake, snapshot_day: dt.date) -> int:
     """The newest lake generation whose landed data can change a snapshot at the end of ``snapshot_day``."""
-    moment = end_of_day(snapshot_day)
-    reaching = [generation for generation, first in lake.reaches if first is None or first <= moment]
-    return max(reaching, default=0)
+    return lake.newest_reaching(end_of_day(snapshot_day))
 
 
 @dataclass(frozen=True)
@@ -219,13 +218,30 @@ class Warehouse:
 
     def is_current(self, partition: Partition, lake: Lake, code: str) -> bool:
         """Whether a partition's files exist and were built from today's inputs and code."""
-        entry = self.built(partition)
+        return self._is_current(partition, self.built(partition), lake, code,
+                                lambda path: path.exists())
+
+    def stale(self, partitions: list[Partition], lake: Lake, code: str) -> list[Partition]:
+        """The partitions that are not current (``is_current``), found with one listing of the
+        records and of the warehouse's files rather than a look per partition (a run plans every
+        partition of the history)."""
+        existing = {os.path.join(folder, name) for folder, _, names in os.walk(self.root) for name in names}
+        recorded = {entry.name for entry in os.scandir(self.records)} if self.records.exists() else set()
+        stale = []
+        for partition in partitions:
+            name = f"{partition.grain}={partition.key}.json"
+            entry = json.loads((self.records / name).read_bytes()) if name in recorded else None
+            if not self._is_current(partition, entry, lake, code, lambda path: str(path) in existing):
+                stale.append(partition)
+        return stale
+
+    def _is_current(self, partition: Partition, entry: dict | None, lake: Lake, code: str, exists) -> bool:
         return (
             entry is not None
             and entry["snapshot_day"] == partition.snapshot_day.isoformat()
             and entry["code_version"] == code
             and entry["input_generation"] >= input_generation(lake, partition.snapshot_day)
-            and all(self.path(t, partition).exists() for t in partition.datasets)
+            and all(exists(self.path(t, partition)) for t in partition.datasets)
         )
 
     def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
@@ -261,9 +277,21 @@ class Warehouse:
             records[grain, key] = json.loads(path.read_text(encoding="utf-8"))
         return Committed(version, records)
 
-    def stored_usage_files(self) -> list[Path]:
-        """The ``flag_usage_daily`` file of every month the warehouse holds, oldest first."""
-        return sorted((self.root / "flag_usage_daily").glob("month=*/part-0.parquet"))
+    def stored_usage_files(self) -> dict[str, Path]:
+        """The ``flag_usage_daily`` file of every month the warehouse holds, by month, oldest first."""
+        return {path.parent.name[len("month="):]: path
+                for path in sorted((self.root / "flag_usage_daily").glob("month=*/part-0.parquet"))}
+
+    def flags_before(self, lake: Lake, code: str, as_of: dt.date, since: dt.date) -> Path | None:
+        """The stored ``flags`` file where a ``flags`` table as of ``as_of`` can continue from it,
+        reading only the usage from ``since`` on: built by this code, as of a day from the eve of
+        ``since`` to ``as_of``, and no landing since reaches a day before ``since``. Else None."""
+        entry, path = self.built(flags_partition(as_of)), self.path("flags", flags_partition(as_of))
+        if entry is None or entry["code_version"] != code or not path.exists():
+            return None
+        built_as_of = dt.date.fromisoformat(entry["snapshot_day"])
+        reached = input_generation(lake, since - dt.timedelta(days=1))
+        return path if since - dt.timedelta(days=1) <= built_as_of <= as_of and entry["input_generation"] >= reached else None
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
         """The files of a trend's partitions, as strings, for a reader."""

@@ -9,20 +9,22 @@ from pathlib import Path
 
 def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgres):
     out = tmp_path / "bench-s.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--tier", "s", "--repeats", "1", "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "bench", "--tier", "s", "--repeats", "1", "--history-years", "1",
+                           "--out", str(out)],
                           cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     figures = {f["figure"]: f for f in report["figures"]}
     assert set(figures) == {
-        "full backfill (s)", "full backfill peak RSS (MiB)", "export of one year (s)", "daily run, full history (s)",
-        "daily run, three months (s)", "daily run, full history / three months",
+        "full backfill (s)", "full backfill peak RSS (MiB)", "export of one year (s)", "daily run, 1 year of history (s)",
+        "daily run, three months (s)", "daily run, 1 year / three months",
+        *(f"daily run, 1 year, {part} (s)" for part in ("land", "build", "document")),
         "Prefect start-up, temporary server (s)", "extraction (rows/s)", "served one-year document, median (ms)",
         "served one-year document, 99th percentile (ms)", "served one-year document, errors",
         "dashboard file of one year (s)", "dashboard file of one year (MB)",
         "full backfill, the seven trends alone (s)", "flag_usage_daily adds to the backfill (s)",
         "full backfill, trends alone, peak RSS (MiB)", "flag_usage_daily on disk (MB)",
-        "daily run, full history, the seven trends alone (s)", "the flag datasets add to the daily run (s)",
+        "daily run, 1 year, the seven trends alone (s)", "the flag datasets add to the daily run (s)",
         "daily run peak RSS (MiB)", "daily run, the seven trends alone, peak RSS (MiB)", "flags table on disk (MB)",
         *(f"served new ranges and project lists{beside}, {figure}" for beside in ("", ", beside a backfill")
           for figure in ("median (ms)", "99th percentile (ms)", "errors")),
@@ -37,6 +39,8 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
     assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
     assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
     assert "| full backfill (s) |" in done.stdout
+    dailies = report["details"]["daily"] + report["details"]["daily_three_months"]
+    assert [d["partitions"] for d in dailies] == [4, 4]  # the new day, its week and month, the flags tables
 
 
 def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkeypatch):
@@ -49,6 +53,7 @@ def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkey
             raise SystemExit("bench step export failed:\nboom")
         return {"seconds": {"floor": 2.0, "backfill": 3.0}.get(name, 1.0), "peak_rss_mib": 100.0,
                 "rows": {"client_metrics": 1}, "bytes": {"flag_usage_daily": 1_000_000}, "cli_seconds": 4.0,
+                "step_seconds": {"land": 1.0, "build": 1.0, "document": 1.0},
                 "cli_peak_rss_mib": 100.0}
 
     monkeypatch.setattr(bench, "step", step)

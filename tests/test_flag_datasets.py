@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -193,3 +194,71 @@ def test_the_published_flag_lifecycle_gives_the_lifecycle_figures_of_any_project
     combined = trends.PublishedLifecycle(published).figures(projects)
     assert combined == trends.lifecycle_now(Lake(sample_warehouse), dt.date(2026, 1, 31), projects)
     assert combined["lifecycleTrends"]["production"]["totalFlags"] > 0
+
+
+def continuing_instance() -> Instance:
+    """Flags last evaluated long before a 90-day window, and one evaluated in it."""
+    u = Instance()
+    u.project("p")
+    u.flag("old", "p", "2025-01-02T10:00")
+    u.metrics("old", "web", "production", "2025-01-10T10:00", yes=3, no=0)  # long before the window
+    u.flag("mixed", "p", "2025-01-02T10:00")
+    u.metrics("mixed", "web", "production", "2025-01-12T10:00", yes=1, no=0)
+    u.metrics("mixed", "web", "development", "2025-06-01T10:00", yes=2, no=2)
+    u.flag("dev-only", "p", "2025-01-02T10:00")
+    u.metrics("dev-only", "web", "development", "2025-01-15T10:00", yes=4, no=0)
+    return u
+
+
+def test_a_daily_run_continues_the_flags_table_without_reading_the_months_before_its_window(tmp_path):
+    u = continuing_instance()
+    built(u, tmp_path, "2025-06-20")
+    u.metrics("mixed", "web", "development", "2025-06-21T10:00", yes=5, no=0)
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    # the run of 2025-06-21 reads the usage from 2025-03-01 on (the month of 2025-03-24, 90 days
+    # before): January's stored usage, emptied here, is not read again
+    january = tmp_path / "warehouse" / "flag_usage_daily" / "month=2025-01" / "part-0.parquet"
+    pq.write_table(pq.read_table(january).schema.empty_table(), january)
+    job.build(tmp_path, job.plan_run(tmp_path, day("2025-06-21")))
+    table = {flag: row for (flag, _), row in flags(tmp_path).items()}
+    assert {flag: (row["last_evaluated_day"], row["last_evaluated_production_day"], row["evaluations_7d"],
+                   row["evaluations_90d"]) for flag, row in table.items()} == {
+        "old": (day("2025-01-10"), day("2025-01-10"), 0, 0),
+        "mixed": (day("2025-06-21"), day("2025-01-12"), 5, 9),
+        "dev-only": (day("2025-01-15"), None, 0, 0)}
+    assert {row["cleanup_reason"] for row in table.values()} == {"potentially_stale"}  # releases past 40 days
+
+
+def test_the_continued_flags_table_is_the_one_the_whole_history_gives(tmp_path):
+    u = continuing_instance()
+    built(u, tmp_path / "daily", "2025-06-20")
+    u.metrics("old", "web", "development", "2025-06-21T10:00", yes=1, no=0)
+    u.land(tmp_path / "daily", extracted_at="2026-01-02T00:00")
+    job.build(tmp_path / "daily", job.plan_run(tmp_path / "daily", day("2025-06-21")))
+    built(u, tmp_path / "whole", "2025-06-21")
+    assert flags(tmp_path / "daily") == flags(tmp_path / "whole")
+
+
+def test_a_stored_flags_table_whose_last_days_no_longer_hold_is_not_continued(tmp_path):
+    u = continuing_instance()
+    built(u, tmp_path, "2025-06-20")
+    stored = tmp_path / "warehouse" / "flags" / "part-0.parquet"
+    table = pq.read_table(stored)
+    # say "old" was last evaluated on 2025-05-05, a day in the window with no evaluations of it
+    days = [day("2025-05-05") if flag == "old" else last
+            for flag, last in zip(table["flag"].to_pylist(), table["last_evaluated_day"].to_pylist())]
+    pq.write_table(table.set_column(table.schema.get_field_index("last_evaluated_day"), "last_evaluated_day",
+                                    pa.array(days, pa.date32())), stored)
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    job.build(tmp_path, job.plan_run(tmp_path, day("2025-06-21")))
+    assert flags(tmp_path)["old", 1]["last_evaluated_day"] == day("2025-01-10")  # from the whole history
+
+
+def test_a_landing_that_reaches_before_the_window_rebuilds_the_flags_table_from_the_whole_history(tmp_path):
+    u = continuing_instance()
+    built(u, tmp_path, "2025-06-20")
+    assert flags(tmp_path)["dev-only", 1]["last_evaluated_production_day"] is None
+    u.environment("development", "production")  # a type changes every day it was evaluated on
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    job.build(tmp_path, job.plan_run(tmp_path, day("2025-06-21")))
+    assert flags(tmp_path)["dev-only", 1]["last_evaluated_production_day"] == day("2025-01-15")

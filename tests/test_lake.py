@@ -98,3 +98,43 @@ def test_no_lake_entity_has_a_column_for_personal_data():
     for entity in ENTITIES.values():
         assert personal.isdisjoint(entity.schema.names), entity.name
     assert ENTITIES["users"].schema.names == ["id", "created_at", "seen_at", "deleted_at", "is_service", "is_system"]
+
+
+def test_the_lake_keeps_its_first_event_and_a_lake_that_did_not_learns_it_at_its_next_landing(tmp_path):
+    import json
+
+    from pipeline import job
+
+    u = Instance()
+    u.project("p", created="2025-01-05T09:00")
+    u.flag("a", "p", "2025-01-03T10:00")  # its creation event is the lake's first instant
+    u.land(tmp_path)
+    state_file = tmp_path / "lake" / "_state.json"
+    state = json.loads(state_file.read_text())
+    assert state["entities"]["events"]["first_at"] == "2025-01-03T10:00:00+00:00"
+    del state["entities"]["events"]["first_at"]  # as older code wrote it
+    state_file.write_text(json.dumps(state))
+    assert job.first_day(tmp_path) == dt.date(2025, 1, 3)  # read from the event files
+    u.flag("b", "p", "2025-02-01T10:00")
+    u.land(tmp_path, extracted_at="2026-01-02T00:00")
+    assert json.loads(state_file.read_text())["entities"]["events"]["first_at"] == "2025-01-03T10:00:00+00:00"
+    assert job.first_day(tmp_path) == dt.date(2025, 1, 3)
+
+
+def test_the_newest_generation_reaching_a_moment_is_the_newest_whose_first_instant_is_not_after_it(tmp_path):
+    import random
+
+    from pipeline.lake import EVERYTHING, Lake
+
+    draw = random.Random(19)
+    for _ in range(50):
+        lake = Lake(tmp_path)
+        firsts = [draw.choice([None, EVERYTHING, *(f"2025-01-{d:02d}T00:00:00+00:00" for d in range(1, 10))])
+                  for _ in range(draw.randint(0, 8))]
+        lake.state = {**lake.state, "landings": [{"generation": g, "affects_from": f}
+                                                 for g, f in enumerate(firsts, start=1)]}
+        for day in range(0, 12):
+            moment = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=day, hours=12)
+            by_hand = max([g for g, f in enumerate(firsts, start=1)
+                           if f == EVERYTHING or (f is not None and dt.datetime.fromisoformat(f) <= moment)], default=0)
+            assert lake.newest_reaching(moment) == by_hand

@@ -129,14 +129,16 @@ def prepare(lake: Lake, folder: Path) -> None:
 
 
 def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: list[MonthSnapshot] = (),
-            flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: list[str] = ()
-            ) -> dict[str, pa.Table]:
+            flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: dict[str, str] | None = None,
+            flags_before: Path | None = None) -> dict[str, pa.Table]:
     """Every dataset's rows for the given days (daily trends), week snapshots (weekly trends), month
     snapshots (``flag_usage_daily``) and, with ``flags_as_of``, the ``flags`` table as of that day.
 
     ``prepared`` is a folder ``prepare`` wrote for this lake; without it the histories are
     computed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
-    asked for (the ``flags`` table reads every day's usage). Returns one Arrow table per dataset
+    asked for, by month (the ``flags`` table reads every day's usage). ``flags_before``: a stored
+    ``flags`` table the new one may continue from (``Warehouse.flags_before``): then only the
+    usage of the months from ``usage_window_start`` on is read. Returns one Arrow table per dataset
     name of the grains asked for, sorted by its partition key and grouping keys (its ``date``
     column is the end of the snapshot day, a UTC timestamp; ``flag_usage_daily`` keeps its strings
     dictionary-encoded), and the ``CHECK_INPUTS``.
@@ -145,7 +147,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
         return {}
     con = duck.connect()
     try:
-        inputs.register(con, lake, history=prepared is None)
+        inputs.register(con, lake)
         if prepared is None:
             _histories(con, lake)
         else:
@@ -160,7 +162,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
         if months:
             tables["flag_usage_daily"] = rows
         if flags_as_of is not None:
-            _usage_history(con, usage_files, flags_as_of)
+            _flag_usage_history(con, usage_files or {}, flags_as_of, flags_before)
         grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
@@ -213,15 +215,50 @@ def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
 FLAG_USAGE_COLUMNS = ("month", "day", "flag", "environment", "environment_type", "app_name", "project", "type", "yes", "no")
 
 
-def _usage_history(con, usage_files: list[str], through: dt.date) -> None:
-    """``usage_history``: every day's usage up to ``through``, from this build's ``flag_usage_daily``
-    rows and the warehouse's ``flag_usage_daily`` files of the other months. The day is compared
-    with a constant here: as a subquery in the query it was a nested loop over every row."""
+USAGE_WINDOW_DAYS = 90
+"""The longest span of days whose evaluations the ``flags`` table sums (``evaluations_90d``)."""
+
+
+def usage_window_start(as_of: dt.date) -> dt.date:
+    """The first day of the usage a ``flags`` table as of ``as_of`` reads when it continues from an
+    earlier one: the first of the month holding the first day of its 90-day window."""
+    return (as_of - dt.timedelta(days=USAGE_WINDOW_DAYS - 1)).replace(day=1)
+
+
+def _flag_usage_history(con, usage_files: dict[str, str], through: dt.date, flags_before: Path | None) -> None:
+    """``usage_history`` and ``flags_before``, as ``sql/flags/flags.sql`` reads them.
+
+    With a ``flags_before`` table, only the usage from ``usage_window_start`` on is read, and that
+    table's last evaluated days stand for the days before. That holds where each of its last days
+    from the window's start on still has evaluations (``sql/flags/flags_before_holds.sql``); where
+    one does not (a day landed again), every day's usage is read instead and ``flags_before`` is empty.
+    """
+    if flags_before is not None:
+        since = usage_window_start(through)
+        _usage_history(con, [path for month, path in usage_files.items() if month >= calendar.month_id(since)],
+                       since, through)
+        con.read_parquet(str(flags_before)).select(
+            "flag, incarnation, last_evaluated_day, last_evaluated_production_day").to_table("flags_before")
+        if con.execute(queries.load("flags/flags_before_holds"), {"since": since}).fetchall()[0][0]:
+            return
+        con.execute("DROP TABLE flags_before")
+    _usage_history(con, list(usage_files.values()), dt.date.min, through)
+    con.execute("CREATE TEMP TABLE flags_before (flag VARCHAR, incarnation BIGINT, last_evaluated_day DATE, "
+                "last_evaluated_production_day DATE)")
+
+
+def _usage_history(con, usage_files: list[str], since: dt.date, through: dt.date) -> None:
+    """``usage_history``: every day's usage from ``since`` to ``through``, from this build's
+    ``flag_usage_daily`` rows and the warehouse's ``flag_usage_daily`` files of the other months.
+    The day is compared with constants here: as a subquery in the query it was a nested loop over
+    every row."""
     columns = "day, flag, environment_type, yes, no"
     history = con.table("flag_usage_daily_rows").select(columns)
     if usage_files:
         history = history.union(con.read_parquet(list(usage_files)).select(columns))
-    history.filter(duckdb.ColumnExpression("day") <= duckdb.ConstantExpression(through)).create_view("usage_history")
+    day = duckdb.ColumnExpression("day")
+    history.filter((day >= duckdb.ConstantExpression(since)) & (day <= duckdb.ConstantExpression(through))
+                   ).create_view("usage_history", replace=True)
 
 
 LIFECYCLE_STAGES = ("develop", "production", "cleanup")
@@ -313,11 +350,12 @@ def _number(value: float) -> int | float:
 
 
 def _histories(con, lake: Lake, names: Iterable[str] = HISTORIES) -> None:
-    con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
     for history in names:
         query = history
         if history == "flag_live" and not lake.has_rows("feature_lifecycles"):
             query = "flag_live_from_metrics"  # an Unleash that records no lifecycle stages: what its metrics say
+            inputs.register_metrics(con, lake)
+            con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
         con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 

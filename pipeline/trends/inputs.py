@@ -15,14 +15,8 @@ EVERY_SNAPSHOT = ("project_members", "feature_lifecycles")
 WHOLE = ("events", "user_activity")
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: Lake, history: bool = True) -> None:
-    """Create the views the trend queries read.
-
-    With ``history``, the metrics views ``client_metrics_all`` (hourly) and
-    ``client_metrics_daily_all`` hold every landed day, each from one of them (``metrics_files``),
-    with the UTC ``day`` of its file; only the shared histories read them (the trends read each
-    day's sums, ``pipeline/trends/usage.py``).
-    """
+def register(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Create the views the trend queries read (the metrics apart: ``register_metrics``)."""
     for entity in LATEST_SNAPSHOT:
         latest = lake.latest_snapshot(entity)
         _view(con, lake, entity, [latest] if latest else [])
@@ -30,9 +24,15 @@ def register(con: duckdb.DuckDBPyConnection, lake: Lake, history: bool = True) -
         _view(con, lake, entity, lake.snapshot_files(entity))
     for entity in WHOLE:
         _view(con, lake, entity, lake.files(entity))
-    if history:
-        for entity, files in zip(("client_metrics", "client_metrics_daily"), metrics_files(lake)):
-            _view(con, lake, entity, list(files.values()), name=f"{entity}_all")
+
+
+def register_metrics(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Create the metrics views ``client_metrics_all`` (hourly) and ``client_metrics_daily_all``:
+    every landed day, each from one of them (``metrics_files``), with the UTC ``day`` of its file.
+    Only a history that needs every metrics row reads them (the trends read each day's sums,
+    ``pipeline/trends/usage.py``)."""
+    for entity, files in zip(("client_metrics", "client_metrics_daily"), metrics_files(lake)):
+        _view(con, lake, entity, list(files.values()), name=f"{entity}_all")
 
 
 def metrics_files(lake: Lake) -> tuple[dict[dt.date, str], dict[dt.date, str]]:

@@ -13,7 +13,9 @@
 -- days before the moment and not evaluated in the last 30 days) that applies, else null.
 -- Inputs: snapshots (one row), flag_history, flag_states_at, environment_enablement, environments,
 --         lifecycle_stages_at, usage_history(day, flag, environment_type, yes, no; the days up to the
---         moment's).
+--         moment's: every day, or those from a start on), flags_before(flag, incarnation,
+--         last_evaluated_day, last_evaluated_production_day: an earlier flags table whose last days
+--         stand for the days before usage_history's start; empty when usage_history holds every day).
 WITH moment AS (
     SELECT snapshot_at, snapshot_at::DATE AS as_of FROM snapshots
 ),
@@ -114,8 +116,8 @@ final AS (
         l.entered_at AS lifecycle_stage_at,
         p.enabled_at AS first_production_enabled_at,
         CASE WHEN s.deleted THEN []::VARCHAR[] ELSE coalesce(n.environments, []::VARCHAR[]) END AS enabled_environments,
-        u.last_day AS last_evaluated_day,
-        u.last_production_day AS last_evaluated_production_day,
+        coalesce(u.last_day, b.last_evaluated_day) AS last_evaluated_day,
+        coalesce(u.last_production_day, b.last_evaluated_production_day) AS last_evaluated_production_day,
         coalesce(u.evaluations_7d, 0)::BIGINT AS evaluations_7d,
         coalesce(u.evaluations_30d, 0)::BIGINT AS evaluations_30d,
         coalesce(u.evaluations_90d, 0)::BIGINT AS evaluations_90d,
@@ -135,6 +137,7 @@ final AS (
     LEFT JOIN first_production AS p ON p.flag = i.flag AND p.incarnation = i.incarnation
     LEFT JOIN enabled_now AS n ON n.flag = i.flag AND n.incarnation = i.incarnation
     LEFT JOIN usage_of AS u ON u.flag = i.flag AND u.incarnation = i.incarnation
+    LEFT JOIN flags_before AS b ON b.flag = i.flag AND b.incarnation = i.incarnation
 )
 
 SELECT * FROM final
