@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
+    from pipeline.trends import CleanupSettings, SettingsError
 
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
@@ -346,10 +347,11 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             sys.exit(code)
     try:
+        CleanupSettings.from_environment()  # a bad threshold is told before any work starts
         code = cli.main(args=args, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
-    except (calendar.CalendarError, UnknownSource, DataDirUnusable) as error:
+    except (calendar.CalendarError, UnknownSource, DataDirUnusable, SettingsError) as error:
         _fail(str(error), 2, debug)
     except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen) as error:
         _fail(str(error), 1, debug)

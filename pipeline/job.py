@@ -306,7 +306,7 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
         flags_before = warehouse.flags_before(lake, code_version(), flags_as_of, trends.usage_window_start(flags_as_of))
     computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],
                               [p.month for p in by_grain["month"]], flags_as_of, Path(prepared) if prepared else None,
-                              usage_files, flags_before)
+                              usage_files, flags_before, trends.CleanupSettings.from_environment())
     result = {}
     for name, dataset in trends.DATASETS.items():
         keys = [p.key for p in by_grain[dataset.grain]]

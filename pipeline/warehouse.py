@@ -38,7 +38,7 @@ import pyarrow as pa
 from pipeline import commits, files, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, month_snapshot, week_snapshot
 from pipeline.lake import Lake
-from pipeline.trends import DATASETS
+from pipeline.trends import DATASETS, CleanupSettings
 
 TIME = pa.timestamp("us", tz="UTC")
 COUNT = pa.int64()
@@ -239,7 +239,7 @@ class Warehouse:
         return (
             entry is not None
             and entry["snapshot_day"] == partition.snapshot_day.isoformat()
-            and entry["code_version"] == code
+            and entry["code_version"] == _version(partition, code)
             and entry["input_generation"] >= input_generation(lake, partition.snapshot_day)
             and all(exists(self.path(t, partition)) for t in partition.datasets)
         )
@@ -247,7 +247,7 @@ class Warehouse:
     def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
               batch: files.Batch) -> dict[str, int]:
         """Stage one partition of every dataset of its grain in ``batch``, then its record; returns rows per dataset."""
-        generation = input_generation(lake, partition.snapshot_day)
+        generation, code = input_generation(lake, partition.snapshot_day), _version(partition, code)
         build = {
             "partition": f"{partition.grain}={partition.key}",
             "snapshot_at": end_of_day(partition.snapshot_day).isoformat(),
@@ -287,7 +287,7 @@ class Warehouse:
         reading only the usage from ``since`` on: built by this code, as of a day from the eve of
         ``since`` to ``as_of``, and no landing since reaches a day before ``since``. Else None."""
         entry, path = self.built(flags_partition(as_of)), self.path("flags", flags_partition(as_of))
-        if entry is None or entry["code_version"] != code or not path.exists():
+        if entry is None or entry["code_version"] != _version(flags_partition(as_of), code) or not path.exists():
             return None
         built_as_of = dt.date.fromisoformat(entry["snapshot_day"])
         reached = input_generation(lake, since - dt.timedelta(days=1))
@@ -296,6 +296,12 @@ class Warehouse:
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
         """The files of a trend's partitions, as strings, for a reader."""
         return [str(self.path(trend, p)) for p in partitions]
+
+
+def _version(partition: Partition, code: str) -> str:
+    """The version a partition is built by: the code's, and for the ``flags`` tables the clean-up
+    thresholds too, so that a changed threshold rebuilds them and nothing else."""
+    return f"{code}-{CleanupSettings.from_environment().version}" if partition.grain == "flags" else code
 
 
 def split_by_partition(table: pa.Table, column: str) -> dict[str, pa.Table]:

@@ -262,3 +262,75 @@ def test_a_landing_that_reaches_before_the_window_rebuilds_the_flags_table_from_
     u.land(tmp_path, extracted_at="2026-01-02T00:00")
     job.build(tmp_path, job.plan_run(tmp_path, day("2025-06-21")))
     assert flags(tmp_path)["dev-only", 1]["last_evaluated_production_day"] == day("2025-01-15")
+
+
+def constant_instance() -> Instance:
+    """Kill switches (no expected lifetime: never potentially stale) enabled in production, as of 2025-03-31."""
+    u = Instance()
+    u.project("p")
+    evaluated = {  # flag: [(environment, day, yes, no)]
+        "on": [("production", "2025-03-20", 100, 0)],
+        "off": [("production", "2025-03-20", 0, 150)],
+        "one-no": [("production", "2025-03-20", 200, 0), ("production", "2025-03-25", 0, 1)],
+        "ninety-nine": [("production", "2025-03-20", 99, 0)],
+        "reconfigured": [("production", "2025-03-20", 500, 0)],
+        "dev-mixed": [("production", "2025-03-20", 300, 0), ("development", "2025-03-20", 5, 5)],
+        "old-change": [("production", "2025-03-20", 100, 0)],
+        "dev-change": [("production", "2025-03-20", 100, 0)],
+        "edge": [("production", "2025-03-02", 100, 0), ("production", "2025-03-01", 0, 7)],
+        "young": [("production", "2025-03-20", 1000, 0)],
+    }
+    for flag, rows in evaluated.items():
+        u.flag(flag, "p", "2025-03-10T10:00" if flag == "young" else "2025-01-01T10:00", type_="kill-switch")
+        u.enable(flag, "production", "2025-03-10T11:00" if flag == "young" else "2025-01-05T10:00")
+        for environment, day, yes, no in rows:
+            u.metrics(flag, "web", environment, f"{day}T10:00", yes=yes, no=no)
+    u.event("feature-strategy-update", "2025-03-21T10:00", feature_name="reconfigured", project="p",
+            environment="production")  # ten days before: its configuration changed in the window
+    u.event("feature-strategy-update", "2025-02-19T10:00", feature_name="old-change", project="p",
+            environment="production")  # forty days before: outside the window
+    u.event("feature-environment-variants-updated", "2025-03-26T10:00", feature_name="dev-change", project="p",
+            environment="development")  # not a production-type environment
+    return u
+
+
+def test_flags_constant_in_production_are_always_on_or_always_off(tmp_path):
+    built(constant_instance(), tmp_path, "2025-03-31")
+    reasons = {flag: row["cleanup_reason"] for (flag, _), row in flags(tmp_path).items()}
+    assert reasons == {
+        "on": "always_on",  # 100 yes, no no: just enough
+        "off": "always_off",
+        "one-no": None,  # 200 yes and one no
+        "ninety-nine": None,  # one evaluation short
+        "reconfigured": None,  # a strategy changed ten days ago
+        "dev-mixed": "always_on",  # development answers both ways; only production-type environments count
+        "old-change": "always_on",
+        "dev-change": "always_on",
+        # 2025-03-02 is within the 30 days up to 2025-03-31, 2025-03-01 is not: its 7 no do not count
+        "edge": "always_on",
+        "young": None,  # 21 days old
+    }
+
+
+def test_the_constant_thresholds_are_settings_and_a_changed_one_rebuilds_the_flags_tables(tmp_path, monkeypatch):
+    built(constant_instance(), tmp_path, "2025-03-31")
+    assert job.plan_run(tmp_path, day("2025-03-31")) == []
+    monkeypatch.setenv("INSIGHTS_CONSTANT_EVALUATIONS", "99")
+    monkeypatch.setenv("INSIGHTS_CONSTANT_DAYS", "31")  # 2025-03-01 counts now: "edge" answered both ways
+    assert [p.grain for p in job.plan_run(tmp_path, day("2025-03-31"))] == ["flags"]
+    job.build(tmp_path, job.plan_run(tmp_path, day("2025-03-31")))
+    reasons = {flag: row["cleanup_reason"] for (flag, _), row in flags(tmp_path).items()}
+    assert (reasons["ninety-nine"], reasons["edge"], reasons["on"]) == ("always_on", None, "always_on")
+    monkeypatch.setenv("INSIGHTS_CONSTANT_DAYS", "91")
+    from pipeline.trends import CleanupSettings, SettingsError
+
+    with pytest.raises(SettingsError, match="INSIGHTS_CONSTANT_DAYS must be a whole number from 1 to 90, not '91'"):
+        CleanupSettings.from_environment()
+
+
+def test_on_the_sample_some_flags_are_always_on_and_some_always_off(sample_warehouse):
+    reasons = [row["cleanup_reason"] for row in flags(sample_warehouse).values()]
+    assert reasons.count("always_on") >= 1 and reasons.count("always_off") >= 1
+    for row in flags(sample_warehouse).values():
+        if row["cleanup_reason"] in ("always_on", "always_off"):  # what makes them so, seen in their own columns
+            assert row["evaluations_30d"] >= 100 and row["type"] in ("kill-switch", "permission", "operational")

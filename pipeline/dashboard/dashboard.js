@@ -280,7 +280,8 @@
   }
 
   const REASONS = { stale: "stale", potentially_stale: "potentially stale", completed: "lifecycle completed",
-    not_evaluated_30_days: "not evaluated in 30 days" };
+    not_evaluated_30_days: "not evaluated in 30 days", always_on: "always on in production",
+    always_off: "always off in production" };
 
   // The flags to clean up (the warehouse's flags table), in the projects shown; sortable by any column.
   function cleanupWidget(cleanup) {
@@ -288,7 +289,7 @@
       age: r.age, lastEvaluated: r.lastEvaluated || "never", evaluations30d: r.evaluations30d }));
     const counts = Object.keys(REASONS).map((reason) => [REASONS[reason], rows.filter((r) => r.reason === REASONS[reason]).length]);
     return { id: "cleanup", title: "Flags to clean up", chart: null, sortable: true,
-      description: `Flags that exist and are stale, potentially stale, in the completed lifecycle stage, or over 30 days old and not evaluated for 30 days (the first that applies), as of the end of ${cleanup.asOf || "the latest run"}`,
+      description: `Flags that exist and are stale, potentially stale, in the completed lifecycle stage, over 30 days old and not evaluated for 30 days, or answering only yes or only no in production for 30 days with their production configuration unchanged (the first that applies), as of the end of ${cleanup.asOf || "the latest run"}`,
       stats: [["Flags to clean up", rows.length], ...counts],
       table: { columns: ["flag", "project", "type", "reason", "age", "lastEvaluated", "evaluations30d"], rows },
       empty: rows.length ? null : cleanup.asOf ? "No flag to clean up in these projects." : "No run has written the flags table yet." };

@@ -66,6 +66,8 @@ class _Flag:
     enabled: dict[str, dt.datetime] = field(default_factory=dict)
     stages: dict[str, dt.datetime] = field(default_factory=dict)
     unused_from: dt.datetime | None = None
+    answers: float = 0.9
+    """The share of ``yes`` in production-type environments: 1 for a flag that is always on there, 0 always off."""
 
 
 @dataclass
@@ -87,6 +89,7 @@ class _Simulation:
         self.rng = random.Random(seed)
         # later additions draw from their own generator, so the instance the first one makes stays as it was
         self.code_rng = random.Random(f"{seed}-code")
+        self.answer_rng = random.Random(f"{seed}-answers")  # its own stream: the other draws stay as they were
         self.env_types = {e["name"]: e["type"] for e in settings["environments"]}
         self.lifetimes = {t: spec.get("lifetime_days") for t, spec in settings["flag_types"].items()}
         self.project_archived: dict[str, dt.datetime] = {}
@@ -248,6 +251,9 @@ class _Simulation:
         removed = self.s["flag_life"]["code_removed"]
         if self.code_rng.random() < removed["chance"]:  # its code is gone: no SDK evaluates it any more
             flag.unused_from = at + dt.timedelta(days=self.code_rng.randint(*removed["after"]))
+        constant = self.s["flag_life"]["constant"]
+        if self.answer_rng.random() < constant["chance"]:  # every production user gets the same answer
+            flag.answers = float(self.answer_rng.random() < constant["on"])
 
     def _live(self, name: str) -> _Flag | None:
         flag = self.flags.get(name)
@@ -424,7 +430,7 @@ class _Simulation:
             rows = sorted(by_day[day])
             draw = np.random.default_rng([self.seed, day.toordinal()])
             rates = np.array([flags[r[0]].rate for r in rows]) * draw.lognormal(0.0, 0.3, len(rows))
-            share = np.array([0.9 if self.env_types[r[2]] == "production" else 0.5 for r in rows])
+            share = np.array([flags[r[0]].answers if self.env_types[r[2]] == "production" else 0.5 for r in rows])
             hours = np.array([r[4] - r[3] + 1 for r in rows])
             requests = (rates * hours / 24).astype(np.int64) + 1
             yes = draw.binomial(requests, share)

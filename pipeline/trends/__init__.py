@@ -12,6 +12,7 @@ year costs one pass, and a daily run a pass over one day, one week and one month
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -111,6 +112,51 @@ SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts"
 """The states at each snapshot moment, each after those it reads: computed for a grain as its trends need them."""
 
 
+USAGE_WINDOW_DAYS = 90
+"""The longest span of days whose evaluations the ``flags`` table sums (``evaluations_90d``)."""
+
+
+class SettingsError(ValueError):
+    """A threshold set in the environment that is not a whole number in its range."""
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    """The thresholds of the ``always_on`` / ``always_off`` clean-up reasons (SPEC §9): a flag older
+    than ``constant_days`` days, evaluated in production-type environments in its last
+    ``constant_days`` days at least ``constant_evaluations`` times with one answer only, its
+    production configuration unchanged in those days. Set with ``INSIGHTS_CONSTANT_DAYS`` and
+    ``INSIGHTS_CONSTANT_EVALUATIONS``."""
+
+    constant_days: int = 30
+    constant_evaluations: int = 100
+
+    @classmethod
+    def from_environment(cls) -> "CleanupSettings":
+        """The settings the environment gives, the defaults where it gives none; ``SettingsError``
+        for a value that is not a whole number in range (days 1 to 90, evaluations 1 or more)."""
+        values = {}
+        for name, variable, high in (("constant_days", "INSIGHTS_CONSTANT_DAYS", USAGE_WINDOW_DAYS),
+                                     ("constant_evaluations", "INSIGHTS_CONSTANT_EVALUATIONS", None)):
+            text = os.environ.get(variable, "").strip()
+            if not text:
+                continue
+            if not text.isdigit() or not 1 <= int(text) <= (high or int(text)):
+                limit = f"from 1 to {high}" if high else "of 1 or more"
+                raise SettingsError(f"{variable} must be a whole number {limit}, not {text[:40]!r}")
+            values[name] = int(text)
+        return cls(**values)
+
+    @property
+    def version(self) -> str:
+        """The settings in a few characters, for the record of the table they built."""
+        return f"d{self.constant_days}e{self.constant_evaluations}"
+
+    def table(self) -> pa.Table:
+        return pa.table({"constant_days": pa.array([self.constant_days], pa.int32()),
+                         "constant_evaluations": pa.array([self.constant_evaluations], pa.int64())})
+
+
 def prepare(lake: Lake, folder: Path) -> None:
     """Compute the histories every partition shares, once, into ``folder/<history>.parquet``.
 
@@ -130,7 +176,7 @@ def prepare(lake: Lake, folder: Path) -> None:
 
 def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: list[MonthSnapshot] = (),
             flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: dict[str, str] | None = None,
-            flags_before: Path | None = None) -> dict[str, pa.Table]:
+            flags_before: Path | None = None, cleanup: CleanupSettings = CleanupSettings()) -> dict[str, pa.Table]:
     """Every dataset's rows for the given days (daily trends), week snapshots (weekly trends), month
     snapshots (``flag_usage_daily``) and, with ``flags_as_of``, the ``flags`` table as of that day.
 
@@ -138,7 +184,8 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
     computed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
     asked for, by month (the ``flags`` table reads every day's usage). ``flags_before``: a stored
     ``flags`` table the new one may continue from (``Warehouse.flags_before``): then only the
-    usage of the months from ``usage_window_start`` on is read. Returns one Arrow table per dataset
+    usage of the months from ``usage_window_start`` on is read. ``cleanup``: the ``flags`` table's
+    thresholds. Returns one Arrow table per dataset
     name of the grains asked for, sorted by its partition key and grouping keys (its ``date``
     column is the end of the snapshot day, a UTC timestamp; ``flag_usage_daily`` keeps its strings
     dictionary-encoded), and the ``CHECK_INPUTS``.
@@ -163,6 +210,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
             tables["flag_usage_daily"] = rows
         if flags_as_of is not None:
             _flag_usage_history(con, usage_files or {}, flags_as_of, flags_before)
+            con.register("cleanup_settings", cleanup.table())
         grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
@@ -213,10 +261,6 @@ def _flag_usage_daily(parts: list[pa.Table], months: set[str]) -> pa.Table:
 
 
 FLAG_USAGE_COLUMNS = ("month", "day", "flag", "environment", "environment_type", "app_name", "project", "type", "yes", "no")
-
-
-USAGE_WINDOW_DAYS = 90
-"""The longest span of days whose evaluations the ``flags`` table sums (``evaluations_90d``)."""
 
 
 def usage_window_start(as_of: dt.date) -> dt.date:

@@ -10,14 +10,21 @@
 -- with evaluations in any environment and in a production-type one, and the evaluations of the 7,
 -- 30 and 90 days up to the moment's day. cleanup_reason, for an incarnation that exists: the first
 -- of stale, potentially_stale, completed (lifecycle stage), not_evaluated_30_days (created over 30
--- days before the moment and not evaluated in the last 30 days) that applies, else null.
+-- days before the moment and not evaluated in the last 30 days), always_on / always_off (created
+-- over cleanup_settings.constant_days before the moment; in the last constant_days days evaluated
+-- in production-type environments at least constant_evaluations times, only with yes / only with
+-- no; and no event in those days changed its enablement, strategies or variants in a
+-- production-type environment) that applies, else null.
 -- Inputs: snapshots (one row), flag_history, flag_states_at, environment_enablement, environments,
 --         lifecycle_stages_at, usage_history(day, flag, environment_type, yes, no; the days up to the
 --         moment's: every day, or those from a start on), flags_before(flag, incarnation,
 --         last_evaluated_day, last_evaluated_production_day: an earlier flags table whose last days
---         stand for the days before usage_history's start; empty when usage_history holds every day).
+--         stand for the days before usage_history's start; empty when usage_history holds every day),
+--         events, cleanup_settings(constant_days, constant_evaluations: one row).
 WITH moment AS (
-    SELECT snapshot_at, snapshot_at::DATE AS as_of FROM snapshots
+    SELECT s.snapshot_at, s.snapshot_at::DATE AS as_of, c.constant_days, c.constant_evaluations
+    FROM snapshots AS s
+    CROSS JOIN cleanup_settings AS c
 ),
 
 incarnations AS (
@@ -69,7 +76,9 @@ usage AS (
         u.flag,
         u.day,
         sum(u.yes + u.no) AS evaluations,
-        bool_or(coalesce(u.environment_type = 'production', false)) AS in_production
+        bool_or(coalesce(u.environment_type = 'production', false)) AS in_production,
+        sum(u.yes) FILTER (WHERE u.environment_type = 'production') AS production_yes,
+        sum(u.no) FILTER (WHERE u.environment_type = 'production') AS production_no
     FROM usage_history AS u
     WHERE u.yes + u.no > 0
     GROUP BY u.flag, u.day
@@ -92,12 +101,31 @@ usage_of AS (
         max(u.day) FILTER (WHERE u.in_production) AS last_production_day,
         sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 7) AS evaluations_7d,
         sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 30) AS evaluations_30d,
-        sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 90) AS evaluations_90d
+        sum(u.evaluations) FILTER (WHERE u.day > m.as_of - 90) AS evaluations_90d,
+        sum(u.production_yes) FILTER (WHERE u.day > m.as_of - m.constant_days) AS constant_yes,
+        sum(u.production_no) FILTER (WHERE u.day > m.as_of - m.constant_days) AS constant_no
     FROM usage AS u
     JOIN spans AS i ON i.flag = u.flag AND i.created_at < (u.day + 1)::TIMESTAMPTZ
         AND (i.next_created_at IS NULL OR i.next_created_at >= (u.day + 1)::TIMESTAMPTZ)
     CROSS JOIN moment AS m
     GROUP BY i.flag, i.incarnation
+),
+
+reconfigured AS (
+    SELECT DISTINCT e.feature_name AS flag
+    FROM events AS e
+    JOIN environments AS v ON v.name = e.environment AND v.type = 'production'
+    CROSS JOIN moment AS m
+    WHERE e.type IN ('feature-environment-enabled', 'feature-environment-disabled', 'feature-strategy-add',
+                     'feature-strategy-update', 'feature-strategy-remove', 'strategy-order-changed',
+                     'feature-environment-variants-updated')
+      AND e.created_at > m.snapshot_at - to_days(m.constant_days) AND e.created_at <= m.snapshot_at
+    UNION
+    SELECT e.feature_name  -- variants of every environment, as Unleash before environment variants kept them
+    FROM events AS e
+    CROSS JOIN moment AS m
+    WHERE e.type = 'feature-variants-updated'
+      AND e.created_at > m.snapshot_at - to_days(m.constant_days) AND e.created_at <= m.snapshot_at
 ),
 
 final AS (
@@ -128,6 +156,10 @@ final AS (
             WHEN l.stage = 'completed' THEN 'completed'
             WHEN m.snapshot_at > i.created_at + INTERVAL 30 DAY AND coalesce(u.evaluations_30d, 0) = 0
                 THEN 'not_evaluated_30_days'
+            WHEN m.snapshot_at > i.created_at + to_days(m.constant_days) AND r.flag IS NULL
+                AND coalesce(u.constant_yes, 0) + coalesce(u.constant_no, 0) >= m.constant_evaluations
+                AND (coalesce(u.constant_yes, 0) = 0 OR coalesce(u.constant_no, 0) = 0)
+                THEN CASE WHEN coalesce(u.constant_no, 0) = 0 THEN 'always_on' ELSE 'always_off' END
         END AS cleanup_reason
     FROM incarnations AS i
     CROSS JOIN moment AS m
@@ -138,6 +170,7 @@ final AS (
     LEFT JOIN enabled_now AS n ON n.flag = i.flag AND n.incarnation = i.incarnation
     LEFT JOIN usage_of AS u ON u.flag = i.flag AND u.incarnation = i.incarnation
     LEFT JOIN flags_before AS b ON b.flag = i.flag AND b.incarnation = i.incarnation
+    LEFT JOIN reconfigured AS r ON r.flag = i.flag
 )
 
 SELECT * FROM final
