@@ -268,8 +268,9 @@ def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
 def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_proxies: str) -> None:
     """Serve the insights over HTTP until stopped: Unleash's endpoint, health, readiness, metrics.
 
-    Routes: GET /api/admin/insights?from=&to=, /api/admin/insights/lifecycle?projects=, /health,
-    /ready, /metrics and /openapi.yaml. Every route but /health and /ready needs a token, sent as
+    Routes: GET /api/admin/insights?from=&to=, /api/admin/insights/lifecycle?projects=,
+    /api/insights/flags?project=&reason=&candidates=&format=, /health, /ready, /metrics and
+    /openapi.yaml. Every route but /health and /ready needs a token, sent as
     `Authorization: <token>`: configure tokens in a file named by INSIGHTS_WEB_TOKENS_FILE (one a
     line) or in INSIGHTS_WEB_TOKENS, never on the command line. The server only reads the data
     directory, while runs and backfills write it; put a TLS proxy in front to serve it beyond this

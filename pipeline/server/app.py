@@ -38,6 +38,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipeline import calendar, commits, dashboard, document, duck, job, trends
 from pipeline.lake import STATE_FILE, Lake
 from pipeline.server.body import Body, Piece
+from pipeline.server.flag_list import FORMATS, FlagQuery, rendered
+from pipeline.server.flag_list import as_of as flag_list_as_of
 from pipeline.server.held import Held, Rows, load_held, rows_of
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
@@ -385,6 +387,24 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
         return _respond(request, reader.answer("lifecycle", projects, from_held, compute,
                                                request.headers.get("if-none-match")))
 
+    def flag_list(request: Request) -> Response:
+        query = FlagQuery(_listed(request, "project"), _listed(request, "reason", trends.CLEANUP_REASONS),
+                          _yes_or_no(request, "candidates"))
+        form = _format(request)
+
+        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
+            if held.flags is None:
+                raise NotReady("no run has written the flags table yet: run `insights run`")
+            day = flag_list_as_of(held.flags)
+            return (Body([Piece(rendered(query.chosen(held.flags), form, day))]),
+                    {"Insights-As-Of": day} if day else {})
+
+        def compute(_: Committed) -> tuple[dict, dict[str, str]]:
+            raise NotReady("no run has written the flags table yet: run `insights run`")
+
+        return _respond(request, reader.answer("flags", (query, form), from_held, compute,
+                                               request.headers.get("if-none-match")), FORMATS[form], "Accept-Encoding, Accept")
+
     def health(_: Request) -> Response:
         return JSONResponse({"health": "GOOD"})
 
@@ -436,6 +456,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     routes = [
         Route("/api/admin/insights", insights),
         Route("/api/admin/insights/lifecycle", lifecycle),
+        Route("/api/insights/flags", flag_list),
         Route("/health", health),
         Route("/ready", ready),
         Route("/metrics", metrics),
@@ -551,15 +572,41 @@ def _range(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def _respond(request: Request, answered: tuple[str, Answer | None]) -> Response:
+def _respond(request: Request, answered: tuple[str, Answer | None], media_type: str = "application/json",
+             vary: str = "Accept-Encoding") -> Response:
     etag, answer = answered
     if answer is None:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
-    headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding", **answer.headers}
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache", "Vary": vary})
+    headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "Vary": vary, **answer.headers}
     if len(answer.body) >= GZIP_FROM_BYTES and accepts_gzip(request.headers.get("accept-encoding")):
-        return Response(answer.encoded(gzipped=True), media_type="application/json",
+        return Response(answer.encoded(gzipped=True), media_type=media_type,
                         headers={**headers, "Content-Encoding": "gzip"})
-    return Response(answer.encoded(gzipped=False), media_type="application/json", headers=headers)
+    return Response(answer.encoded(gzipped=False), media_type=media_type, headers=headers)
+
+
+def _listed(request: Request, name: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A comma-separated parameter's values, sorted, without blanks (none: absent or empty);
+    ``BadRequest`` for a value not ``allowed``."""
+    values = tuple(sorted({v.strip() for v in request.query_params.get(name, "").split(",")} - {""}))
+    unknown = [v for v in values if allowed is not None and v not in allowed]
+    if unknown:
+        raise BadRequest(f"{shown(unknown[0])!r} is not a {name}: give one or more of {', '.join(allowed)} (in {name})")
+    return values
+
+
+def _yes_or_no(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise BadRequest(f"{shown(value)!r} is not true or false (in {name})")
+    return value == "true"
+
+
+def _format(request: Request) -> str:
+    """The format a request asks for: ``format=``, else ``text/csv`` in its Accept header, else JSON."""
+    asked = request.query_params.get("format", "").strip().lower()
+    if asked and asked not in FORMATS:
+        raise BadRequest(f"{shown(asked)!r} is not a format: give json or csv (in format)")
+    return asked or ("csv" if "text/csv" in request.headers.get("accept", "").lower() else "json")
 
 
 def _error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

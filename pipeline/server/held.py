@@ -109,12 +109,14 @@ def rows_of(con: duckdb.DuckDBPyConnection, trend: trends.Trend, table: pa.Table
 
 @dataclass(frozen=True)
 class Held:
-    """A committed state as held in memory: its records, every trend's rows, and the published
-    lifecycle table (None where the ``flags`` tables are not as of the state's last day)."""
+    """A committed state as held in memory: its records, every trend's rows, the published
+    lifecycle table (None where the ``flags`` tables are not as of the state's last day), and the
+    ``flags`` table as the state holds it, whatever day it is as of (None where no run wrote it)."""
 
     committed: Committed
     rows: dict[str, Rows]
     lifecycle: trends.PublishedLifecycle | None
+    flags: pa.Table | None = None
 
     @property
     def version(self) -> int:
@@ -149,7 +151,7 @@ class Held:
         return Body([Piece(b"{"), *_joined(arrays), Piece(b"}")])
 
 
-HELD = [*trends.TRENDS, "flag_lifecycle"]
+HELD = [*trends.TRENDS, "flag_lifecycle", "flags"]
 """The stored datasets a held state reads."""
 
 
@@ -175,7 +177,7 @@ def load_held(data_dir: Path) -> Held | None:
     flags = committed.records.get(("flags", "latest"))
     current = flags is not None and flags["snapshot_day"] == committed.last_day.isoformat()
     lifecycle = trends.PublishedLifecycle(tables["flag_lifecycle"]) if current and stored["flag_lifecycle"] else None
-    return Held(committed, rows, lifecycle)
+    return Held(committed, rows, lifecycle, tables["flags"] if stored["flags"] else None)
 
 
 def _read(warehouse: Warehouse, dataset: str, committed: Committed) -> Iterator[tuple[str, bytes]]:

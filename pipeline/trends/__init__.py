@@ -101,6 +101,8 @@ DATASETS: dict[str, Dataset] = {
     "flag_lifecycle": Dataset("flag_lifecycle", "flags", "flags/flag_lifecycle"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
+CLEANUP_REASONS = ("stale", "potentially_stale", "completed", "not_evaluated_30_days", "always_on", "always_off")
+"""The ``flags`` table's clean-up reasons, in the order the first that applies is chosen (``sql/flags/flags.sql``)."""
 CHECK_INPUTS = ("week_project_usage",)
 """Tables ``compute`` returns beside the datasets (queries of ``sql/``, read in the week grain of a
 build with months), for the data-quality checks only."""
