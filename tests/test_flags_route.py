@@ -85,3 +85,16 @@ def test_on_the_sample_the_csv_is_the_datasets_rows(sample_warehouse):
     assert reader.fieldnames == SCHEMAS["flags"].names
     rows = [{name: typed(value, SCHEMAS["flags"].field(name)) for name, value in row.items()} for row in reader]
     assert rows == stored and len(rows) > 100
+
+
+def test_metrics_give_each_projects_candidates_by_reason_and_its_debt(constant):
+    text = constant.get("/metrics").text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("insights_project_"))
+    assert values['insights_project_cleanup_candidates{project="p",reason="always_on"}'] == "5.0"
+    assert values['insights_project_cleanup_candidates{project="p",reason="always_off"}'] == "1.0"
+    assert values['insights_project_cleanup_candidates{project="p",reason="stale"}'] == "0.0"
+    assert values['insights_project_cleanup_candidates{project="q",reason="always_on"}'] == "0.0"
+    # kill switches never go potentially stale and none is stale: no debt in either project
+    assert values['insights_project_technical_debt_percent{project="p"}'] == "0.0"
+    assert values['insights_project_stale_flags{project="q"}'] == "0.0"
+    assert len([k for k in values if k.startswith("insights_project_cleanup_candidates")]) == 2 * 6

@@ -172,6 +172,13 @@ class Reader:
             self.start_loading()
         return held
 
+    def held_if_any(self) -> Held | None:
+        """``held``, or None where no state can be loaded (nothing committed, a torn warehouse)."""
+        try:
+            return self.held()
+        except (NotReady, document.InvalidDocument):
+            return None
+
     def start_loading(self) -> None:
         """Load the newest committed state on a thread of its own, unless a load is under way."""
         with self._guard:
@@ -339,7 +346,7 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     sessions = Sessions()
     disable_created_metrics()  # no *_created series: they say when the process started counting, nothing more
     registry = CollectorRegistry()
-    registry.register(PipelineCollector(data_dir, reader.committed))
+    registry.register(PipelineCollector(data_dir, reader.committed, reader.held_if_any))
     contract = document.contract_text().encode()
 
     def insights(request: Request) -> Response:

@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import commits, document, duck, job, trends
@@ -117,6 +118,8 @@ class Held:
     rows: dict[str, Rows]
     lifecycle: trends.PublishedLifecycle | None
     flags: pa.Table | None = None
+    projects: pa.Table | None = None
+    """The latest week's ``project_flag_trends`` rows (None where the state holds no week)."""
 
     @property
     def version(self) -> int:
@@ -177,7 +180,9 @@ def load_held(data_dir: Path) -> Held | None:
     flags = committed.records.get(("flags", "latest"))
     current = flags is not None and flags["snapshot_day"] == committed.last_day.isoformat()
     lifecycle = trends.PublishedLifecycle(tables["flag_lifecycle"]) if current and stored["flag_lifecycle"] else None
-    return Held(committed, rows, lifecycle, tables["flags"] if stored["flags"] else None)
+    weeks = tables["project_flag_trends"]
+    projects = weeks.filter(pc.equal(weeks["week"], pc.max(weeks["week"]))) if weeks.num_rows else None
+    return Held(committed, rows, lifecycle, tables["flags"] if stored["flags"] else None, projects)
 
 
 def _read(warehouse: Warehouse, dataset: str, committed: Committed) -> Iterator[tuple[str, bytes]]:

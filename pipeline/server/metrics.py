@@ -15,20 +15,23 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline import manifest
+from pipeline import manifest, trends
 from pipeline.calendar import start_of_day
 from pipeline.lake import Lake
+from pipeline.server.held import Held
 from pipeline.warehouse import Committed
 
 COMMANDS = ("run", "backfill")
 
 
 class PipelineCollector(Collector):
-    """The pipeline's figures, read from the data directory at each scrape."""
+    """The pipeline's figures, read from the data directory at each scrape, and each project's
+    figures from the state the server holds (``held``: None where none is loaded)."""
 
-    def __init__(self, data_dir: Path, committed: Callable[[], Committed | None]):
+    def __init__(self, data_dir: Path, committed: Callable[[], Committed | None], held: Callable[[], Held | None]):
         self.data_dir = Path(data_dir)
         self.committed = committed
+        self.held = held
 
     def collect(self) -> Iterator:
         status = GaugeMetricFamily("insights_last_run_success", "1 if the newest run of the command succeeded, 0 if it failed",
@@ -73,6 +76,40 @@ class PipelineCollector(Collector):
             days.add_metric(["first"], start_of_day(committed.first_day).timestamp())
             days.add_metric(["last"], start_of_day(committed.last_day).timestamp())
         yield days
+        yield from project_figures(self.held())
+
+
+def project_figures(held: Held | None) -> Iterator[GaugeMetricFamily]:
+    """Per project: its technical debt, stale and potentially stale flags in the latest week the
+    state holds, and its clean-up candidates by reason in the ``flags`` table (0 where none, so
+    that a first candidate is a change, not a new series). A project makes 3 + 6 series: 4,500
+    for 500 projects."""
+    debt = GaugeMetricFamily("insights_project_technical_debt_percent",
+                             "The project's technical debt in the latest week (percent of its flags)", labels=["project"])
+    stale = GaugeMetricFamily("insights_project_stale_flags", "The project's stale flags in the latest week",
+                              labels=["project"])
+    potentially = GaugeMetricFamily("insights_project_potentially_stale_flags",
+                                    "The project's potentially stale flags in the latest week", labels=["project"])
+    candidates = GaugeMetricFamily("insights_project_cleanup_candidates",
+                                   "The project's flags to clean up in the flags table, by reason",
+                                   labels=["project", "reason"])
+    projects: set[str] = set()
+    if held is not None and held.projects is not None:
+        for row in held.projects.select(["project", "technical_debt", "stale", "potentially_stale"]).to_pylist():
+            projects.add(row["project"])
+            debt.add_metric([row["project"]], row["technical_debt"])
+            stale.add_metric([row["project"]], row["stale"])
+            potentially.add_metric([row["project"]], row["potentially_stale"])
+    counted: dict[tuple[str, str], int] = {}
+    if held is not None and held.flags is not None:
+        for row in held.flags.select(["project", "cleanup_reason"]).to_pylist():
+            if row["cleanup_reason"] is not None:
+                counted[row["project"], row["cleanup_reason"]] = counted.get((row["project"], row["cleanup_reason"]), 0) + 1
+                projects.add(row["project"])
+    for project in sorted(projects):
+        for reason in trends.CLEANUP_REASONS:
+            candidates.add_metric([project, reason], counted.get((project, reason), 0))
+    yield from (debt, stale, potentially, candidates)
 
 
 class RequestMetrics:
