@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
-    from pipeline.trends import CleanupSettings, SettingsError
+    from pipeline.trends import CleanupSettings, SettingsError, unleash_url
 
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             sys.exit(code)
     try:
-        CleanupSettings.from_environment()  # a bad threshold is told before any work starts
+        CleanupSettings.from_environment(), unleash_url()  # a bad setting is told before any work starts
         code = cli.main(args=args, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)

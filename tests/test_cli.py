@@ -170,3 +170,15 @@ def test_serve_without_a_prefect_server_refuses_in_one_line_saying_how_to_start_
                            str(tmp_path)], env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"insights: error: {message}") and "`prefect server start`" in done.stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("INSIGHTS_UNLEASH_URL", "ftp://unleash.example.com", "INSIGHTS_UNLEASH_URL must be the web address of your Unleash"),
+    ("INSIGHTS_UNLEASH_URL", "https://admin:secret@unleash.example.com", "no user, password, query or fragment"),
+    ("INSIGHTS_CONSTANT_EVALUATIONS", "many", "INSIGHTS_CONSTANT_EVALUATIONS must be a whole number of 1 or more"),
+])
+def test_a_bad_setting_is_one_line_and_exit_2_before_any_work(capsys, tmp_path, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    code, out, err = call(capsys, "run", "--data-dir", str(tmp_path / "data"))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err
+    assert "secret" not in err and not (tmp_path / "data").exists()

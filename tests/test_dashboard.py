@@ -337,3 +337,25 @@ def test_the_header_says_when_the_data_was_landed_and_which_days_it_holds(chromi
     header = page.tab.text_content(".provenance")
     assert f"landed {landed:%Y-%m-%d %H:%M} UTC (extracted up to 2026-01-31 23:59 UTC" in header
     assert "the warehouse holds 2024-01-01 to 2026-01-31" in header
+
+
+def test_the_flags_to_clean_up_filter_by_reason_and_link_to_unleash(chromium, sample_warehouse, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("INSIGHTS_UNLEASH_URL", "https://unleash.example.com/")
+    target = tmp_path / "insights.html"
+    dashboard.write_file(sample_warehouse, target, dashboard.range_page(sample_warehouse, FIRST, LAST))
+    table = pq.read_table(sample_warehouse / "warehouse" / "flags" / "part-0.parquet").to_pylist()
+    always_on = sorted(r["flag"] for r in table if r["cleanup_reason"] == "always_on")
+    assert always_on  # the sample has some
+    page = open_file(chromium, target)
+    page.tab.select_option("[data-filter='cleanup']", "always_on")
+    page.tab.wait_for_function("document.body.dataset.ready === 'true' && document.body.dataset.reason === 'always_on'")
+    links = page.tab.eval_on_selector_all("[data-table='cleanup'] tbody tr th a",
+                                          "as => as.map(a => [a.textContent, a.getAttribute('href')])")
+    assert sorted(links) == [[flag, f"https://unleash.example.com/projects/{project}/features/{flag}"]
+                             for flag, project in sorted((r["flag"], r["project"]) for r in table
+                                                         if r["cleanup_reason"] == "always_on")]
+    assert page.stats()["cleanup:Flags to clean up"] == str(len(always_on))
+    assert "reason=always_on" in page.tab.url  # the choice is in the link, as the range is
+    assert page.errors == []

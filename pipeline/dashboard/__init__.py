@@ -16,6 +16,7 @@ import gzip
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pyarrow.parquet as pq
@@ -76,7 +77,8 @@ def signin_page(error: str | None = None) -> str:
 
 def cleanup_candidates(data_dir: Path) -> dict:
     """The flags to clean up, from the warehouse's ``flags`` table: its day, and one row a flag that
-    exists and has a ``cleanup_reason`` (age in whole days at the end of that day)."""
+    exists and has a ``cleanup_reason`` (age in whole days at the end of that day), with the link to
+    its page in Unleash where the instance's URL is set (``trends.unleash_url``)."""
     path = Warehouse(data_dir).path("flags", flags_partition(dt.date.min))
     if not path.exists():
         return {"asOf": None, "rows": []}
@@ -85,11 +87,14 @@ def cleanup_candidates(data_dir: Path) -> dict:
     rows = [r for r in table if r["cleanup_reason"]]
     as_of = table[0]["as_of"] if table else None
     moment = calendar.end_of_day(as_of) if as_of else None
+    unleash = trends.unleash_url()
     return {"asOf": as_of.isoformat() if as_of else None, "rows": [
         {"flag": r["flag"], "project": r["project"], "type": r["type"], "reason": r["cleanup_reason"],
          "age": (moment - r["created_at"]).days,
          "lastEvaluated": r["last_evaluated_day"].isoformat() if r["last_evaluated_day"] else None,
-         "evaluations30d": r["evaluations_30d"]} for r in rows]}
+         "evaluations30d": r["evaluations_30d"],
+         **({"link": f"{unleash}/projects/{quote(r['project'], safe='')}/features/{quote(r['flag'], safe='')}"}
+            if unleash else {})} for r in rows]}
 
 
 def provenance(data_dir: Path, committed: Committed) -> dict:

@@ -11,7 +11,7 @@
   const DAY_MS = 86400000;
   const views = [];
   let source = null;
-  const state = { from: null, to: null, projects: [] };
+  const state = { from: null, to: null, projects: [], reason: "" };
   let partial = { day: null, week: null };
 
   // ---- days and ISO weeks (UTC) ----------------------------------------------------------------
@@ -283,15 +283,19 @@
     not_evaluated_30_days: "not evaluated in 30 days", always_on: "always on in production",
     always_off: "always off in production" };
 
-  // The flags to clean up (the warehouse's flags table), in the projects shown; sortable by any column.
+  // The flags to clean up (the warehouse's flags table), in the projects shown, of the reason chosen;
+  // sortable by any column; a flag links to its page in Unleash where the instance's URL is set.
   function cleanupWidget(cleanup) {
-    const rows = selected(cleanup.rows).map((r) => ({ flag: r.flag, project: r.project, type: r.type, reason: REASONS[r.reason] || r.reason,
-      age: r.age, lastEvaluated: r.lastEvaluated || "never", evaluations30d: r.evaluations30d }));
+    const rows = selected(cleanup.rows).filter((r) => !state.reason || r.reason === state.reason).map((r) => ({
+      flag: r.flag, project: r.project, type: r.type, reason: REASONS[r.reason] || r.reason,
+      age: r.age, lastEvaluated: r.lastEvaluated || "never", evaluations30d: r.evaluations30d, link: r.link }));
     const counts = Object.keys(REASONS).map((reason) => [REASONS[reason], rows.filter((r) => r.reason === REASONS[reason]).length]);
     return { id: "cleanup", title: "Flags to clean up", chart: null, sortable: true,
       description: `Flags that exist and are stale, potentially stale, in the completed lifecycle stage, over 30 days old and not evaluated for 30 days, or answering only yes or only no in production for 30 days with their production configuration unchanged (the first that applies), as of the end of ${cleanup.asOf || "the latest run"}`,
       stats: [["Flags to clean up", rows.length], ...counts],
-      table: { columns: ["flag", "project", "type", "reason", "age", "lastEvaluated", "evaluations30d"], rows },
+      filter: { label: "Reason", value: state.reason, options: [["", "every reason"], ...Object.entries(REASONS)],
+        choose: (reason) => { state.reason = reason; update(); } },
+      table: { columns: ["flag", "project", "type", "reason", "age", "lastEvaluated", "evaluations30d"], rows, link: "flag" },
       empty: rows.length ? null : cleanup.asOf ? "No flag to clean up in these projects." : "No run has written the flags table yet." };
   }
 
@@ -470,6 +474,18 @@
         stats.append(item);
       }
       section.append(stats);
+      if (w.filter) {
+        const select = element("select", { id: `filter-${w.id}`, "data-filter": w.id });
+        for (const [value, label] of w.filter.options) {
+          const option = element("option", { value }, label);
+          option.selected = value === w.filter.value;
+          select.append(option);
+        }
+        select.addEventListener("change", () => w.filter.choose(select.value));
+        const label = element("label", { class: "filter" }, `${w.filter.label} `);
+        label.append(select);
+        section.append(label);
+      }
       if (w.empty) section.append(element("p", { class: "empty", role: "status" }, w.empty));
       const chart = element("div", { class: "chart", "data-chart": w.id });
       if (w.chart) section.append(chart);
@@ -495,7 +511,12 @@
       const partialKey = key === "week" ? partial.week : key === "date" ? partial.day : null;
       for (const r of w.table.rows) {
         const tr = element("tr");
-        w.table.columns.forEach((c, i) => tr.append(element(i ? "td" : "th", i ? {} : { scope: "row" }, r[c] === undefined || r[c] === null ? "" : String(r[c]))));
+        w.table.columns.forEach((c, i) => {
+          const text = r[c] === undefined || r[c] === null ? "" : String(r[c]);
+          const cell = element(i ? "td" : "th", i ? {} : { scope: "row" }, w.table.link === c && r.link ? null : text);
+          if (w.table.link === c && r.link) cell.append(element("a", { href: r.link, rel: "noopener noreferrer" }, text));
+          tr.append(cell);
+        });
         if (partialKey !== null && r[key] === partialKey) {
           tr.classList.add("partial");
           tr.cells[0].append(element("span", { class: "partial-note" }, ` (partial: ${key === "week" ? "its days so far" : "extracted before the day ended"})`));
@@ -548,6 +569,7 @@
     state.from = clamp(from || META.defaultFrom || META.firstDay);
     if (state.from > state.to) state.from = state.to;
     state.projects = (hash.get("projects") || "").split(",").filter(Boolean).sort();
+    state.reason = Object.hasOwn(REASONS, hash.get("reason") || "") ? hash.get("reason") : "";
     notice(problems.length ? `The link's range cannot be shown: ${problems.join("; ")}. Showing ${state.from} to ${state.to} instead.` : "");
   }
 
@@ -559,6 +581,7 @@
   function toHash() {
     const hash = new URLSearchParams({ from: state.from, to: state.to });
     if (state.projects.length) hash.set("projects", state.projects.join(","));
+    if (state.reason) hash.set("reason", state.reason);
     history.replaceState(null, "", `#${hash.toString()}`);
   }
 
@@ -588,6 +611,7 @@
       status.textContent = "";
       document.body.dataset.ready = "true";
       document.body.dataset.drawn = `${state.from}|${state.to}|${state.projects.join(",")}`;
+      document.body.dataset.reason = state.reason;
     } catch (error) {
       status.textContent = `Could not draw the insights: ${error.message}`;
       console.error(error);

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import numpy as np
@@ -112,6 +113,20 @@ HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_e
 SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at",
                    "lifecycle_stages_at")
 """The states at each snapshot moment, each after those it reads: computed for a grain as its trends need them."""
+
+
+def unleash_url() -> str | None:
+    """The Unleash instance's web address from ``INSIGHTS_UNLEASH_URL``, without a trailing slash,
+    for links to a flag's page (``<url>/projects/<project>/features/<flag>``); None where unset;
+    ``SettingsError`` for anything but an http(s) address with a host and no credentials."""
+    text = os.environ.get("INSIGHTS_UNLEASH_URL", "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query or parts.fragment:
+        raise SettingsError("INSIGHTS_UNLEASH_URL must be the web address of your Unleash, such as "
+                            "https://unleash.example.com (no user, password, query or fragment)")
+    return text.rstrip("/")
 
 
 USAGE_WINDOW_DAYS = 90
