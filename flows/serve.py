@@ -1,4 +1,5 @@
-"""The daily schedule: a deployment of the run flow on a cron schedule in UTC, served by this process.
+"""The schedules: the run flow daily and the digest flow weekly (by default), cron in UTC, served
+by this process.
 
 Needs a Prefect server (``prefect server start``; PREFECT_API_URL pointing at it): the temporary
 server Prefect starts on its own cannot hold schedules.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from prefect.schedules import Cron
 
+from flows.digest import insights_digest
 from flows.run import insights_run
+from pipeline.digest import PERIODS
 
 DAILY = "30 0 * * *"
 """Half past midnight UTC: each run builds the day that just ended."""
@@ -21,6 +24,16 @@ def daily_deployment(cron: str = DAILY, data_dir: str = "data"):
         schedules=[Cron(cron, timezone="UTC")],
         parameters={"data_dir": data_dir},
         description="Land Unleash's raw data, build the insights warehouse, write the month's document.",
+    )
+
+
+def digest_deployment(period: str = "week", data_dir: str = "data"):
+    """The ``insights-digest/<period>ly`` deployment: the period's digest, sent when it begins (``PERIODS``)."""
+    return insights_digest.to_deployment(
+        name=f"{period}ly".replace("dayly", "daily"),
+        schedules=[Cron(PERIODS[period], timezone="UTC")],
+        parameters={"data_dir": data_dir, "period": period},
+        description="Tell the team what changed: debt per project, new clean-up candidates, unknown flags.",
     )
 
 
@@ -42,8 +55,12 @@ def prefect_server_problem() -> str | None:
     return None
 
 
-def serve(cron: str = DAILY, data_dir: str = "data") -> None:
-    """Register the daily deployment and run its scheduled flow runs until stopped."""
+def serve(cron: str = DAILY, data_dir: str = "data", digest: str | None = "week") -> None:
+    """Register the daily deployment and the digest's (``digest``: its period; None: none), and run
+    their scheduled flow runs until stopped."""
     from prefect import serve as serve_deployments
 
-    serve_deployments(daily_deployment(cron, data_dir))
+    deployments = [daily_deployment(cron, data_dir)]
+    if digest is not None:
+        deployments.append(digest_deployment(digest, data_dir))
+    serve_deployments(*deployments)

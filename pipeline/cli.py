@@ -30,6 +30,10 @@ class CannotServe(RuntimeError):
     """``serve`` cannot start: the Prefect server it needs is missing."""
 
 
+class DigestUndelivered(RuntimeError):
+    """A digest did not reach every target."""
+
+
 class _StderrHandler(logging.StreamHandler):
     """Logs to whatever ``sys.stderr`` is when a record is emitted (it may be replaced meanwhile)."""
 
@@ -232,22 +236,61 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
 @cli.command(context_settings=CONTEXT)
 @debug_option
 @click.option("--cron", default="30 0 * * *", show_default=True, help="When to run, as a cron expression in UTC.")
+@click.option("--digest", "digest_period", type=click.Choice(["week", "day", "month", "off"]), default="week",
+              show_default=True, envvar="INSIGHTS_DIGEST_PERIOD",
+              help="How often the digest is sent (env INSIGHTS_DIGEST_PERIOD): Mondays, every day or the first of "
+              "the month at 08:00 UTC; off registers none.")
 @data_dir_option
 @click.pass_context
-def serve(ctx: click.Context, cron: str, data_dir: Path) -> None:
-    """Serve the daily deployment `insights-run/daily` until stopped.
+def serve(ctx: click.Context, cron: str, digest_period: str, data_dir: Path) -> None:
+    """Serve the deployments `insights-run/daily` and `insights-digest/weekly` until stopped.
 
     Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL), which keeps the
-    schedule: without one that answers, it refuses to start. Each run builds up to the UTC day
-    before its scheduled time; the source comes from INSIGHTS_SOURCE.
+    schedules: without one that answers, it refuses to start. Each run builds up to the UTC day
+    before its scheduled time; the source comes from INSIGHTS_SOURCE. The digest goes to the targets
+    of INSIGHTS_DIGEST_URLS or INSIGHTS_DIGEST_CONFIG (see `insights digest`).
     """
-    from flows.serve import prefect_server_problem, serve as serve_daily
+    from flows.serve import prefect_server_problem, serve as serve_schedules
 
     problem = prefect_server_problem()
     if problem:
         raise CannotServe(problem)
     _prefect_terminal(ctx)
-    serve_daily(cron, str(data_dir.absolute()))
+    serve_schedules(cron, str(data_dir.absolute()), None if digest_period == "off" else digest_period)
+
+
+@cli.command(context_settings=CONTEXT)
+@debug_option
+@data_dir_option
+@click.option("--period", type=click.Choice(["week", "day", "month"]), default="week", show_default=True,
+              envvar="INSIGHTS_DIGEST_PERIOD",
+              help="The period a digest covers: one is sent per ISO week, UTC day or month (env INSIGHTS_DIGEST_PERIOD).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="An Apprise configuration file of targets (env INSIGHTS_DIGEST_CONFIG), besides the Apprise "
+              "URLs of INSIGHTS_DIGEST_URLS. URLs hold secrets: never on the command line.")
+@click.option("--dry-run", is_flag=True, help="Print the digest instead of sending it; nothing is recorded.")
+def digest(data_dir: Path, period: str, config: Path | None, dry_run: bool) -> None:
+    """Send what changed since the last digest: each project's technical debt (up, down), the new
+    clean-up candidates by reason with their flags, the unknown flags, a link to the dashboard.
+
+    Goes to every Apprise URL in INSIGHTS_DIGEST_URLS (Slack, Microsoft Teams, Discord, mailto://,
+    json://...; spaces or commas between them) and in the --config file, once a period: a second
+    send in the period reaches only the targets the first did not. A target it cannot reach is one
+    line, recorded for the server's metrics, and exit code 1. Flags link to their page in Unleash
+    where INSIGHTS_UNLEASH_URL is set; the dashboard is INSIGHTS_DASHBOARD_URL.
+    """
+    from pipeline import digest as digests
+
+    if dry_run:
+        click.echo(digests.preview(data_dir, period), nl=False)
+        return
+    result = digests.send(data_dir, period, config)
+    for target, outcome in result["targets"].items():
+        click.echo(f"{outcome['service']} target {target}: {outcome['status']}")
+    failed = sum(outcome["status"] == "failed" for outcome in result["targets"].values())
+    if failed:
+        raise DigestUndelivered(f"the digest of {result['period']} did not reach {failed} target(s); "
+                                "the next send this period tries them again")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -337,6 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
+    from pipeline.digest import NoDigest, dashboard_url
     from pipeline.trends import CleanupSettings, SettingsError, unleash_url
 
     args = sys.argv[1:] if argv is None else list(argv)
@@ -348,13 +392,13 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             sys.exit(code)
     try:
-        CleanupSettings.from_environment(), unleash_url()  # a bad setting is told before any work starts
+        CleanupSettings.from_environment(), unleash_url(), dashboard_url()  # a bad setting is told before any work
         code = cli.main(args=args, prog_name="insights", standalone_mode=False)
     except click.UsageError as error:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable, SettingsError) as error:
         _fail(str(error), 2, debug)
-    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen) as error:
+    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen, NoDigest, DigestUndelivered) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)

@@ -167,6 +167,17 @@ class Lake:
         return {str(self.root / days[d]): str(self.root / name) for d, name in sums.items()
                 if d in days and name == rollups.sums_name(days[d])}
 
+    def quarantine_files(self, entity: str, since: dt.datetime | None = None) -> list[str]:
+        """The committed quarantine files of an entity (``pipeline.quarantine``), oldest first, as
+        absolute paths: only those of landings extracted at or after ``since`` where given."""
+        names = self.state.get("quarantine", {}).get(entity, [])
+        if since is not None:
+            extracted = {landing["generation"]: dt.datetime.fromisoformat(landing["extracted_at"])
+                         for landing in self.landings}
+            names = [name for name in names
+                     if extracted.get(int(name.rsplit("/g", 1)[1].split(".")[0]), since) >= since]
+        return [str(self.root / name) for name in names]
+
     def first_event_at(self) -> dt.datetime | None:
         """The earliest instant of any landed event (None: no events)."""
         return _instant(self._first_event_at(self.state["entities"].get("events", {})))

@@ -23,6 +23,10 @@ FUTURE_TOLERANCE = dt.timedelta(days=1)
 
 SCHEMA = pa.schema([("reason", pa.string()), ("row", pa.string())])
 
+UNKNOWN_FLAG = "unknown flag"
+"""The reason of metrics of a flag name the lake does not know: Unleash keeps no metrics of one
+either; ``sql/flags/unknown_flags.sql`` reads them back."""
+
 FLAG_EVENTS_WITHOUT_FLAG = ("feature-type-updated", "features-imported", "features-exported")
 
 
@@ -41,7 +45,7 @@ def rules(entity: str, extracted_at: dt.datetime, known_flags: pl.Series | None 
     """The (reason, matches-a-bad-row) rules of an entity, in the order they are tried."""
     latest = extracted_at + FUTURE_TOLERANCE
     counts = [("negative count", (pl.col("yes") < 0) | (pl.col("no") < 0))]
-    unknown = [("unknown flag", ~pl.col("feature_name").is_in(known_flags.implode()))] if known_flags is not None else []
+    unknown = [(UNKNOWN_FLAG, ~pl.col("feature_name").is_in(known_flags.implode()))] if known_flags is not None else []
     return {
         "events": [
             _null("id", "created_at", "type"),

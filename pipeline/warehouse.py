@@ -87,6 +87,11 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("stage", pa.string()), ("entered_at", TIME), ("current", pa.bool_()), ("is_new", pa.bool_()),
          ("days", COUNT)]
     ),
+    "unknown_flags": pa.schema(
+        [("as_of", pa.date32()), ("flag", pa.string()), ("status", pa.string()), ("deleted_at", TIME),
+         ("first_evaluated_day", pa.date32()), ("last_evaluated_day", pa.date32()), ("evaluations_7d", COUNT),
+         ("evaluations_30d", COUNT), ("apps", pa.list_(pa.string()))]
+    ),
 }
 
 

@@ -334,3 +334,61 @@ def test_on_the_sample_some_flags_are_always_on_and_some_always_off(sample_wareh
     for row in flags(sample_warehouse).values():
         if row["cleanup_reason"] in ("always_on", "always_off"):  # what makes them so, seen in their own columns
             assert row["evaluations_30d"] >= 100 and row["type"] in ("kill-switch", "permission", "operational")
+
+
+def unknown_flags(data_dir) -> dict[str, dict]:
+    return {r["flag"]: r for r in pq.read_table(data_dir / "warehouse" / "unknown_flags" / "part-0.parquet").to_pylist()}
+
+
+def test_unknown_flags_are_names_never_created_or_deleted_still_evaluated(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.metrics("a", "web", "production", "2025-01-05T10:00", yes=1, no=0)  # known: never listed
+    u.flag("kept", "p", "2025-01-02T10:00")
+    u.archive("kept", "2025-01-04T10:00")
+    u.metrics("kept", "web", "production", "2025-01-06T10:00", yes=1, no=0)  # archived is still known
+    # a name never created: daily rows where the lake has no hourly rows that day, else hourly rows
+    u.daily_metrics("ghost", "web", "production", "2025-01-03", yes=10, no=0)
+    u.metrics("ghost", "web", "development", "2025-01-05T10:00", yes=3, no=1)
+    u.daily_metrics("ghost", "web", "development", "2025-01-05", yes=99, no=99)  # the day has hours: ignored
+    u.metrics("ghost", "cli", "production", "2025-01-20T09:00", yes=2, no=0)
+    u.daily_metrics("old-ghost", "web", "production", "2024-10-01", yes=5, no=0)  # before the 90 days
+    # a flag deleted on the 8th: the days after its deletion's day count, not those before
+    u.flag("gone", "p", "2025-01-02T10:00")
+    u.metrics("gone", "web", "production", "2025-01-06T10:00", yes=4, no=0)
+    u.archive("gone", "2025-01-07T10:00")
+    u.delete("gone", "2025-01-08T10:00")
+    u.metrics("gone", "web", "production", "2025-01-08T12:00", yes=5, no=0)
+    u.metrics("gone", "mobile", "production", "2025-01-10T10:00", yes=0, no=6)
+    u.metrics("gone", "web", "production", "2025-01-19T10:00", yes=1, no=1)
+    # deleted, then created again: known
+    u.flag("back", "p", "2025-01-02T10:00")
+    u.archive("back", "2025-01-03T10:00")
+    u.delete("back", "2025-01-03T11:00")
+    u.flag("back", "p", "2025-01-04T10:00")
+    u.metrics("back", "web", "production", "2025-01-05T10:00", yes=1, no=0)
+    built(u, tmp_path, "2025-01-21")
+    table = unknown_flags(tmp_path)
+    assert set(table) == {"ghost", "gone"}
+    assert table["ghost"] == {
+        "as_of": day("2025-01-21"), "flag": "ghost", "status": "never_created", "deleted_at": None,
+        "first_evaluated_day": day("2025-01-03"), "last_evaluated_day": day("2025-01-20"),
+        "evaluations_7d": 2, "evaluations_30d": 10 + 4 + 2, "apps": ["cli", "web"]}
+    assert table["gone"] == {
+        "as_of": day("2025-01-21"), "flag": "gone", "status": "deleted", "deleted_at": at("2025-01-08T10:00"),
+        "first_evaluated_day": day("2025-01-10"), "last_evaluated_day": day("2025-01-19"),
+        "evaluations_7d": 2, "evaluations_30d": 6 + 2, "apps": ["mobile", "web"]}
+
+
+def test_an_unknown_flags_hour_landed_again_counts_once_as_last_landed(tmp_path):
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2025-01-02T10:00")
+    u.metrics("ghost", "web", "production", "2025-01-20T08:00", yes=1, no=0)
+    u.metrics("ghost", "web", "production", "2025-01-20T09:00", yes=2, no=0)
+    u.land(tmp_path, extracted_at="2025-01-20T09:30")
+    u.hourly[-1] = ("ghost", "web", "production", at("2025-01-20T09:00"), 7, 1)  # the hour grew after the landing
+    built(u, tmp_path, "2025-01-21")
+    row = unknown_flags(tmp_path)["ghost"]
+    assert (row["evaluations_7d"], row["first_evaluated_day"], row["apps"]) == (1 + 8, day("2025-01-20"), ["web"])

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 
 from pipeline import document, job
 from pipeline.sources.sample import SampleSource
+from pipeline.trends import DATASETS
 from pipeline.warehouse import SCHEMAS, Warehouse
 from tests.instance import Instance
 
@@ -103,8 +104,8 @@ def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(tmp_pa
         job.build(tmp_path / "daily", job.plan_run(tmp_path / "daily", as_of))
     job.build(tmp_path / "backfill", job.plan_backfill(tmp_path / "backfill", dt.date(2024, 12, 2), dt.date(2025, 1, 15)))
     daily, backfill = output_bytes(tmp_path / "daily"), output_bytes(tmp_path / "backfill")
-    kept = lambda path: path.startswith("warehouse") and not path.startswith(("warehouse/flags/",  # noqa: E731
-                                                                               "warehouse/flag_lifecycle/"))
+    as_of_a_day = tuple(f"warehouse/{d.name}/" for d in DATASETS.values() if d.grain == "flags")  # a run's date
+    kept = lambda path: path.startswith("warehouse") and not path.startswith(as_of_a_day)  # noqa: E731
     assert {k: v for k, v in daily.items() if kept(k)} == {k: v for k, v in backfill.items() if kept(k)}
     assert "warehouse/flag_usage_daily/month=2025-01/part-0.parquet" in backfill  # the backfill wrote usage too
     assert "warehouse/flags/part-0.parquet" in daily and "warehouse/flags/part-0.parquet" not in backfill

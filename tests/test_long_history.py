@@ -55,7 +55,8 @@ def test_a_daily_run_after_five_years_writes_its_own_files_and_reads_none_before
         *(f"{t}/week=2026-27/part-0.parquet" for t in ("project_flag_trends", "metrics_summary_trends",
                                                        "environment_type_trends", "lifecycle_trends",
                                                        "creation_archive_trends")),
-        "flag_usage_daily/month=2026-07/part-0.parquet", "flags/part-0.parquet", "flag_lifecycle/part-0.parquet"])
+        "flag_usage_daily/month=2026-07/part-0.parquet", "flags/part-0.parquet", "flag_lifecycle/part-0.parquet",
+            "unknown_flags/part-0.parquet"])
     flags = {row["flag"]: row for row in pq.read_table(tmp_path / "warehouse" / "flags" / "part-0.parquet").to_pylist()}
     # "early" was last evaluated five years ago: a day no file the run read holds
     assert (flags["early"]["last_evaluated_day"], flags["early"]["cleanup_reason"]) == (

@@ -1,13 +1,14 @@
 """The server's Prometheus metrics: the pipeline's state, read at each scrape, and the requests served.
 
 Run figures come from the newest run manifests (``runs/*.json``) of each command (``run``,
-``backfill``); quarantined rows from the lake's landings; the covered days from the warehouse's
+``backfill``, ``digest``); the digest's deliveries from its state (``pipeline.digest``); quarantined rows from the lake's landings; the covered days from the warehouse's
 committed state. Times are Unix seconds (UTC); a day is its midnight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,13 +16,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline import manifest, trends
+from pipeline import digest, manifest, trends
 from pipeline.calendar import start_of_day
 from pipeline.lake import Lake
 from pipeline.server.held import Held
 from pipeline.warehouse import Committed
 
-COMMANDS = ("run", "backfill")
+COMMANDS = ("run", "backfill", "digest")
 
 
 class PipelineCollector(Collector):
@@ -76,7 +77,26 @@ class PipelineCollector(Collector):
             days.add_metric(["first"], start_of_day(committed.first_day).timestamp())
             days.add_metric(["last"], start_of_day(committed.last_day).timestamp())
         yield days
+        yield from digest_figures(self.data_dir)
         yield from project_figures(self.held())
+
+
+def digest_figures(data_dir: Path) -> Iterator[GaugeMetricFamily]:
+    """The latest digest period's deliveries: targets reached and not reached (alert on a failed
+    one), and when it last reached one."""
+    targets = GaugeMetricFamily("insights_digest_targets", "Targets the latest period's digest reached (sent) "
+                                "or could not reach (failed)", labels=["status"])
+    sent_at = GaugeMetricFamily("insights_digest_last_sent_timestamp_seconds", "When a digest last reached a target")
+    try:
+        deliveries = json.loads((data_dir / digest.STATE).read_text(encoding="utf-8"))["deliveries"].values()
+    except (OSError, ValueError, KeyError):
+        deliveries = []
+    for status in ("sent", "failed"):
+        targets.add_metric([status], sum(d["status"] == status for d in deliveries))
+    sent = [_seconds(d["at"]) for d in deliveries if d["status"] == "sent"]
+    if sent:
+        sent_at.add_metric([], max(sent))
+    yield from (targets, sent_at)
 
 
 def project_figures(held: Held | None) -> Iterator[GaugeMetricFamily]:

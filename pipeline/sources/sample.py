@@ -390,6 +390,22 @@ class _Simulation:
         tables.update(self._metrics())
         return tables
 
+    def _unknown_flag_metrics(self, first_hourly: dt.date, hourly: list[tuple], daily: list[tuple]) -> None:
+        """The rows of the names no flag ever had: each evaluated in production by one app every day
+        from its ``since``, at noon where the day has hourly rows, drawn from (seed, day, 1)."""
+        for day in days(min(dt.date.fromisoformat(u["since"]) for u in self.s["unknown_flags"]), self.as_of):
+            draw = np.random.default_rng([self.seed, day.toordinal(), 1])
+            for unknown in self.s["unknown_flags"]:
+                if day < dt.date.fromisoformat(unknown["since"]):
+                    continue
+                requests = int(draw.poisson(unknown["requests_per_day"])) + 1
+                yes = int(draw.binomial(requests, 0.5))
+                row = (unknown["name"], unknown["app"], "production")
+                if day < first_hourly:
+                    daily.append((*row, day, yes, requests - yes))
+                elif (noon := start_of_day(day) + dt.timedelta(hours=12)) < self.cutoff:
+                    hourly.append((*row, noon, yes, requests - yes))
+
     def _potentially_stale(self, flag: _Flag) -> bool:
         lifetime = self.lifetimes.get(flag.type)
         return not flag.stale and lifetime is not None and self.cutoff > flag.created_at + dt.timedelta(days=lifetime)
@@ -442,6 +458,7 @@ class _Simulation:
                 for hour, (y, n) in enumerate(by_hour, start=first_hour):
                     if y + n:
                         hourly.append((name, app, env, start_of_day(day) + dt.timedelta(hours=hour), int(y), int(n)))
+        self._unknown_flag_metrics(first_hourly, hourly, daily)
         return {
             "client_metrics": pa.table([list(c) for c in zip(*hourly)] if hourly else [[]] * 6,
                                        schema=ENTITIES["client_metrics"].schema),

@@ -100,6 +100,7 @@ DATASETS: dict[str, Dataset] = {
     "flag_usage_daily": Dataset("flag_usage_daily", "month", None),
     "flags": Dataset("flags", "flags", "flags/flags"),
     "flag_lifecycle": Dataset("flag_lifecycle", "flags", "flags/flag_lifecycle"),
+    "unknown_flags": Dataset("unknown_flags", "flags", "flags/unknown_flags"),
 }
 """Every dataset the warehouse holds: the seven trends, then the flag-level datasets (SPEC §9)."""
 CLEANUP_REASONS = ("stale", "potentially_stale", "completed", "not_evaluated_30_days", "always_on", "always_off")
@@ -116,16 +117,20 @@ SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts"
 
 
 def unleash_url() -> str | None:
-    """The Unleash instance's web address from ``INSIGHTS_UNLEASH_URL``, without a trailing slash,
-    for links to a flag's page (``<url>/projects/<project>/features/<flag>``); None where unset;
+    """The Unleash instance's web address from ``INSIGHTS_UNLEASH_URL`` (``web_address``), for links
+    to a flag's page (``<url>/projects/<project>/features/<flag>``); None where unset."""
+    return web_address("INSIGHTS_UNLEASH_URL", "your Unleash, such as https://unleash.example.com")
+
+
+def web_address(variable: str, what: str) -> str | None:
+    """The web address an environment variable sets, without a trailing slash; None where unset;
     ``SettingsError`` for anything but an http(s) address with a host and no credentials."""
-    text = os.environ.get("INSIGHTS_UNLEASH_URL", "").strip()
+    text = os.environ.get(variable, "").strip()
     if not text:
         return None
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query or parts.fragment:
-        raise SettingsError("INSIGHTS_UNLEASH_URL must be the web address of your Unleash, such as "
-                            "https://unleash.example.com (no user, password, query or fragment)")
+        raise SettingsError(f"{variable} must be the web address of {what} (no user, password, query or fragment)")
     return text.rstrip("/")
 
 
@@ -227,6 +232,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
             tables["flag_usage_daily"] = rows
         if flags_as_of is not None:
             _flag_usage_history(con, usage_files or {}, flags_as_of, flags_before)
+            _unknown_metrics(con, lake, flags_as_of)
             con.register("cleanup_settings", cleanup.table())
         grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
@@ -313,13 +319,28 @@ def _usage_history(con, usage_files: list[str], since: dt.date, through: dt.date
     ``flag_usage_daily`` rows and the warehouse's ``flag_usage_daily`` files of the other months.
     The day is compared with constants here: as a subquery in the query it was a nested loop over
     every row."""
-    columns = "day, flag, environment_type, yes, no"
+    columns = "day, flag, environment_type, app_name, yes, no"
     history = con.table("flag_usage_daily_rows").select(columns)
     if usage_files:
         history = history.union(con.read_parquet(list(usage_files)).select(columns))
     day = duckdb.ColumnExpression("day")
     history.filter((day >= duckdb.ConstantExpression(since)) & (day <= duckdb.ConstantExpression(through))
                    ).create_view("usage_history", replace=True)
+
+
+def _unknown_metrics(con, lake: Lake, as_of: dt.date) -> None:
+    """``quarantined_hourly``, ``quarantined_daily`` and ``hourly_days``, as
+    ``sql/flags/unknown_flags.sql`` reads them: the quarantine files of the landings that can hold
+    metrics of its 90 days (a row lies at most a day after its landing's extraction, or it is set
+    aside as out of range), and the days the lake has hourly metrics of."""
+    since = start_of_day(as_of - dt.timedelta(days=USAGE_WINDOW_DAYS))
+    for entity, name in (("client_metrics", "quarantined_hourly"), ("client_metrics_daily", "quarantined_daily")):
+        paths = lake.quarantine_files(entity, since)
+        relation = (con.read_parquet(paths, filename=True) if paths
+                    else con.from_arrow(pa.table({"reason": pa.array([], pa.string()), "row": pa.array([], pa.string()),
+                                                  "filename": pa.array([], pa.string())})))
+        relation.create_view(name, replace=True)
+    con.register("hourly_days", pa.table({"day": pa.array(list(lake.day_files("client_metrics")), pa.date32())}))
 
 
 LIFECYCLE_STAGES = ("develop", "production", "cleanup")

@@ -24,3 +24,5 @@ FROM flag_usage_daily
 GROUP BY day, flag, environment, app_name HAVING count(*) > 1
 UNION ALL
 SELECT 'flags', flag || ' ' || incarnation::VARCHAR, count(*) FROM flags GROUP BY flag, incarnation HAVING count(*) > 1
+UNION ALL
+SELECT 'unknown_flags', flag, count(*) FROM unknown_flags GROUP BY flag HAVING count(*) > 1
