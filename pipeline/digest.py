@@ -42,7 +42,8 @@ PERIODS = {"week": "0 8 * * 1", "day": "0 8 * * *", "month": "0 8 1 * *"}
 day, the first of the month, at 08:00."""
 STATE = Path("state") / "digest.json"
 LISTED = 20
-"""Flags listed at most per reason (and unknown flags): the rest are counted, and on the dashboard."""
+"""Projects, flags of a reason and unknown flags listed at most: the rest are counted (the largest
+changes of debt come first), and on the dashboard."""
 
 
 class NoDigest(RuntimeError):
@@ -107,11 +108,12 @@ def message(now: Seen, before: Seen | None, period: str, unleash: str | None, da
     lines += ["", "## Technical debt by project"]
     changed = [(p, before.debt.get(p) if before else None, d) for p, d in sorted(now.debt.items())
                if before is None or before.debt.get(p) != d]
-    for project, was, debt in sorted(changed, key=lambda c: (-(c[2] - (c[1] or 0)), c[0])):
+    for project, was, debt in sorted(changed, key=lambda c: (-abs(c[2] - (c[1] or 0)), c[0]))[:LISTED]:
         if was is None:
             lines.append(f"- {project}: {debt}%")
         else:
             lines.append(f"- {project}: {was}% → {debt}% ({'up' if debt > was else 'down'} {abs(debt - was)})")
+    lines += _more(len(changed), dashboard, "")
     if before is not None:
         lines.append(f"- {len(now.debt) - len(changed)} project(s) unchanged" if changed else "- no change")
     known = {(c[0], c[1], c[2]) for c in before.candidates} if before else set()
@@ -142,7 +144,7 @@ def _flag(flag: str, project: str, unleash: str | None) -> str:
 def _more(count: int, dashboard: str | None, view: str) -> list[str]:
     if count <= LISTED:
         return []
-    return [f"- and {count - LISTED} more" + (f": {dashboard}/#{view}" if dashboard else "")]
+    return [f"- and {count - LISTED} more" + (f": {dashboard}/" + (f"#{view}" if view else "") if dashboard else "")]
 
 
 @dataclass(frozen=True)

@@ -251,3 +251,16 @@ def test_the_digest_flow_sends_and_without_a_target_says_so_and_succeeds(prefect
         result = insights_digest(data_dir=str(tmp_path), period="day")
     assert [r["status"] for r in result["targets"].values()] == ["sent"]
     assert received[0][1]["title"] == f"Unleash Insights digest, {dt.datetime.now(UTC).date()}"
+
+
+def test_a_long_digest_lists_the_largest_changes_and_counts_the_rest():
+    before = digest.Seen("2025-03-30", {f"p{n:02}": 10 for n in range(25)}, [], [])
+    now = digest.Seen("2025-04-06", {f"p{n:02}": 10 + n for n in range(25)},  # p00 unchanged; p24 up 24
+                      [(f"f{n:02}", 1, "always_off", "p01") for n in range(22)], [])
+    _, text = digest.message(now, before, "2025-W15", None, "https://insights.example.com")
+    debt = text.split("## Technical debt by project\n")[1].split("\n\n")[0].splitlines()
+    assert debt[0] == "- p24: 10% → 34% (up 24)" and debt[19] == "- p05: 10% → 15% (up 5)"
+    assert debt[20:] == ["- and 4 more: https://insights.example.com/", "- 1 project(s) unchanged"]
+    flags = text.split("### always_off (22)\n")[1].split("\n\n")[0].splitlines()
+    assert flags[:2] == ["- `f00` (p01)", "- `f01` (p01)"] and len(flags) == 21
+    assert flags[20] == "- and 2 more: https://insights.example.com/#reason=always_off"

@@ -353,6 +353,8 @@ def test_unknown_flags_are_names_never_created_or_deleted_still_evaluated(tmp_pa
     u.metrics("ghost", "web", "development", "2025-01-05T10:00", yes=3, no=1)
     u.daily_metrics("ghost", "web", "development", "2025-01-05", yes=99, no=99)  # the day has hours: ignored
     u.metrics("ghost", "cli", "production", "2025-01-20T09:00", yes=2, no=0)
+    # the lake has no hourly file of the 20th (its only hour was set aside), yet the day has hours: ignored
+    u.daily_metrics("ghost", "cli", "production", "2025-01-20", yes=50, no=50)
     u.daily_metrics("old-ghost", "web", "production", "2024-10-01", yes=5, no=0)  # before the 90 days
     # a flag deleted on the 8th: the days after its deletion's day count, not those before
     u.flag("gone", "p", "2025-01-02T10:00")

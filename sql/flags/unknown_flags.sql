@@ -4,7 +4,7 @@
 -- Days are UTC days; evaluations are counts (yes + no, every environment).
 -- A name is evaluated while unknown on a day when its rows were set aside at landing as of a flag
 -- the lake did not know (quarantine reason 'unknown flag'; hourly rows where the lake has hourly
--- metrics that day, else daily rows, the latest landing of each row), or when it has usage that
+-- metrics that day, or set aside any, else daily rows; the latest landing of each row), or when it has usage that
 -- day and the newest incarnation created by the day's end was deleted before the day began.
 -- status: 'deleted' (deleted_at: when its newest incarnation was deleted) or 'never_created'.
 -- first_evaluated_day / last_evaluated_day, evaluations_7d / evaluations_30d and apps (sorted):
@@ -17,26 +17,19 @@ WITH moment AS (
     SELECT snapshot_at, snapshot_at::DATE AS as_of, snapshot_at::DATE - 89 AS since FROM snapshots
 ),
 
-hourly AS (
+set_aside AS (  -- each row as last landed; an hour's `timestamp` or a day's `date` is its instant
     SELECT
+        grain,
         json_extract_string(row, '$.feature_name') AS flag,
         json_extract_string(row, '$.app_name') AS app_name,
         json_extract_string(row, '$.environment') AS environment,
-        json_extract_string(row, '$.timestamp')::TIMESTAMPTZ AS hour,
+        coalesce(json_extract_string(row, '$.timestamp'), json_extract_string(row, '$.date'))::TIMESTAMPTZ AS instant,
         arg_max(json_extract(row, '$.yes')::BIGINT + json_extract(row, '$.no')::BIGINT, filename) AS evaluations
-    FROM quarantined_hourly
-    WHERE reason = 'unknown flag'
-    GROUP BY ALL
-),
-
-daily AS (
-    SELECT
-        json_extract_string(row, '$.feature_name') AS flag,
-        json_extract_string(row, '$.app_name') AS app_name,
-        json_extract_string(row, '$.environment') AS environment,
-        json_extract_string(row, '$.date')::DATE AS day,
-        arg_max(json_extract(row, '$.yes')::BIGINT + json_extract(row, '$.no')::BIGINT, filename) AS evaluations
-    FROM quarantined_daily
+    FROM (
+        SELECT 'hour' AS grain, * FROM quarantined_hourly
+        UNION ALL
+        SELECT 'day', * FROM quarantined_daily
+    )
     WHERE reason = 'unknown flag'
     GROUP BY ALL
 ),
@@ -57,11 +50,11 @@ newest AS (
 ),
 
 unknown_usage AS (
-    SELECT hour::DATE AS day, flag, app_name, evaluations FROM hourly
-    UNION ALL
-    SELECT d.day, d.flag, d.app_name, d.evaluations
-    FROM daily AS d
-    ANTI JOIN hourly_days AS h ON h.day = d.day
+    SELECT instant::DATE AS day, flag, app_name, evaluations
+    FROM set_aside
+    WHERE grain = 'hour' OR instant::DATE NOT IN (
+        SELECT day FROM hourly_days UNION SELECT instant::DATE FROM set_aside WHERE grain = 'hour'
+    )
     UNION ALL
     SELECT u.day, u.flag, u.app_name, u.yes + u.no
     FROM usage_history AS u
