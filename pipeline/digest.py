@@ -185,9 +185,11 @@ def targets(config: Path | None = None) -> list[Target]:
 
 
 def _secrets(url: str) -> tuple[str, ...]:
-    """The parts of a URL that may be secret: user, password, path segments, query values."""
+    """The parts of a URL that may be secret: user, password, path segments, query values, and a
+    "host" that is no host name (``slack://<team>/…``, ``discord://<webhook id>/…``)."""
     parts = urlsplit(url)
-    pieces = [parts.username, parts.password, *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+    host = parts.hostname if parts.hostname and "." not in parts.hostname and parts.hostname != "localhost" else None
+    pieces = [parts.username, parts.password, host, *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
     return tuple(sorted({unquote(p) for p in pieces if p and len(p) >= 4}, key=len, reverse=True))
 
 
@@ -217,6 +219,9 @@ def send(data_dir: Path, period: str = "week", config: Path | None = None, now: 
                 files.write_json(data_dir, data_dir / STATE, state)
                 if error:
                     log.warning("digest %s: could not deliver to %s: %s", key, target, error)
+            if set(state["deliveries"]) - set(results):  # targets no longer configured: not told, not counted
+                state["deliveries"] = {k: v for k, v in state["deliveries"].items() if k in results}
+                files.write_json(data_dir, data_dir / STATE, state)
         step.update(targets=results, as_of=state["seen"]["as_of"])
     sent = sum(r["status"] == "sent" for r in results.values())
     log.info("digest %s: sent to %d target(s), %d already had it, %d failed", key, sent,

@@ -194,6 +194,10 @@ def test_an_unreachable_target_is_one_line_and_a_metric_and_is_tried_again_in_th
         retried = digest.send(tmp_path, now=MONDAY + dt.timedelta(hours=2))
     assert sorted(r["status"] for r in retried["targets"].values()) == ["already sent", "sent"]
     assert [(path, body["message"]) for path, body in later] == [("/hook-token-42", first)]
+    monkeypatch.setenv("INSIGHTS_DIGEST_URLS", f"json://127.0.0.1:{free_port()}/gone")  # the only target now: down
+    digest.send(tmp_path, now=MONDAY + dt.timedelta(hours=3))
+    figures = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in digest_figures(tmp_path)}
+    assert figures["insights_digest_targets"] == {("sent",): 0, ("failed",): 1}  # targets removed are not counted
     written = [(tmp_path / digest.STATE).read_text(), *(p.read_text() for p in (tmp_path / "runs").glob("*.json"))]
     for text in [*written, caplog.text]:
         assert secret not in text and "hook-token-42" not in text and "alice" not in text
