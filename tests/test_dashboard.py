@@ -339,6 +339,22 @@ def test_the_header_says_when_the_data_was_landed_and_which_days_it_holds(chromi
     assert "the warehouse holds 2024-01-01 to 2026-01-31" in header
 
 
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_the_unknown_flags_are_the_unknown_flags_table(chromium, sample_warehouse, page_file, server, how):
+    import pyarrow.parquet as pq
+
+    page = open_file(chromium, page_file) if how == "file" else open_served(chromium, server, f"from={FIRST}&to={LAST}")
+    table = pq.read_table(sample_warehouse / "warehouse" / "unknown_flags" / "part-0.parquet").to_pylist()
+    assert {r["flag"] for r in table} == {"serach-autocomplete", "new-checkout-flow-v1"}  # the sample's (sample.toml)
+    rows = page.tab.eval_on_selector_all("[data-table='unknown'] tbody tr",
+                                         "trs => trs.map(tr => [...tr.children].map(c => c.textContent))")
+    assert sorted(rows) == sorted([r["flag"], r["status"].replace("_", " "), str(r["first_evaluated_day"]),
+                                   str(r["last_evaluated_day"]), str(r["evaluations_7d"]), str(r["evaluations_30d"]),
+                                   " ".join(r["apps"])] for r in table)
+    assert page.stats()["unknown:Unknown flags"] == "2"
+    assert page.stats()["unknown:Evaluations in 7 days"] == f"{sum(r['evaluations_7d'] for r in table):,}"
+
+
 def test_the_flags_to_clean_up_filter_by_reason_and_link_to_unleash(chromium, sample_warehouse, tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 

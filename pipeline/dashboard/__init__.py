@@ -78,10 +78,14 @@ def signin_page(error: str | None = None) -> str:
 def cleanup_candidates(data_dir: Path) -> dict:
     """The flags to clean up, from the warehouse's ``flags`` table: its day, and one row a flag that
     exists and has a ``cleanup_reason`` (age in whole days at the end of that day), with the link to
-    its page in Unleash where the instance's URL is set (``trends.unleash_url``)."""
-    path = Warehouse(data_dir).path("flags", flags_partition(dt.date.min))
+    its page in Unleash where the instance's URL is set (``trends.unleash_url``); and the unknown
+    flags of the same day (``unknown``, from ``unknown_flags``)."""
+    warehouse = Warehouse(data_dir)
+    path = warehouse.path("flags", flags_partition(dt.date.min))
     if not path.exists():
-        return {"asOf": None, "rows": []}
+        return {"asOf": None, "rows": [], "unknown": []}
+    unknown_path = warehouse.path("unknown_flags", flags_partition(dt.date.min))
+    unknown = pq.read_table(unknown_path).to_pylist() if unknown_path.exists() else []
     table = pq.read_table(path, columns=["as_of", "flag", "project", "type", "created_at", "cleanup_reason",
                                          "last_evaluated_day", "evaluations_30d"]).to_pylist()
     rows = [r for r in table if r["cleanup_reason"]]
@@ -94,7 +98,11 @@ def cleanup_candidates(data_dir: Path) -> dict:
          "lastEvaluated": r["last_evaluated_day"].isoformat() if r["last_evaluated_day"] else None,
          "evaluations30d": r["evaluations_30d"],
          **({"link": f"{unleash}/projects/{quote(r['project'], safe='')}/features/{quote(r['flag'], safe='')}"}
-            if unleash else {})} for r in rows]}
+            if unleash else {})} for r in rows],
+        "unknown": [{"flag": r["flag"], "status": r["status"].replace("_", " "),
+                     "firstEvaluated": r["first_evaluated_day"].isoformat(),
+                     "lastEvaluated": r["last_evaluated_day"].isoformat(), "evaluations7d": r["evaluations_7d"],
+                     "evaluations30d": r["evaluations_30d"], "apps": " ".join(r["apps"])} for r in unknown]}
 
 
 def provenance(data_dir: Path, committed: Committed) -> dict:

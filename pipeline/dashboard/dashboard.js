@@ -276,6 +276,7 @@
         types.length ? null : "No configuration updates in this range."));
     }
     list.push(cleanupWidget(source.cleanup || { asOf: null, rows: [] }));
+    list.push(unknownWidget(source.cleanup || { asOf: null, unknown: [] }));
     return list;
   }
 
@@ -297,6 +298,16 @@
         choose: (reason) => { state.reason = reason; update(); } },
       table: { columns: ["flag", "project", "type", "reason", "age", "lastEvaluated", "evaluations30d"], rows, link: "flag" },
       empty: rows.length ? null : cleanup.asOf ? "No flag to clean up in these projects." : "No run has written the flags table yet." };
+  }
+
+  // The names SDKs evaluate that Unleash does not know (the warehouse's unknown_flags): no project has them.
+  function unknownWidget(cleanup) {
+    const rows = cleanup.unknown || [];
+    return { id: "unknown", title: "Unknown flags", chart: null, sortable: true,
+      description: `Flag names SDKs evaluated in the 90 days up to the end of ${cleanup.asOf || "the latest run"} that Unleash does not know: never created, or deleted. The code still asks for them; they answer the SDK's default.`,
+      stats: [["Unknown flags", rows.length], ["Evaluations in 7 days", sum(rows.map((r) => r.evaluations7d))]],
+      table: { columns: ["flag", "status", "firstEvaluated", "lastEvaluated", "evaluations7d", "evaluations30d", "apps"], rows },
+      empty: rows.length ? null : cleanup.asOf ? "No unknown flag was evaluated in the last 90 days." : "No run has written the flags table yet." };
   }
 
   // Sort a table by one column, ascending first, then descending on the next click (aria-sort says which).
