@@ -51,12 +51,14 @@ def resolve_source(source: str | None, as_of: dt.date, seed: int) -> Source:
 @task(task_run_name="land-{as_of}", cache_policy=NONE)
 def land_raw_data(data_dir: str, source: str | None, as_of: dt.date, seed: int) -> dict:
     """Land everything new from the source; retried, since it is the step that talks to the source."""
-    landing = job.land(Path(data_dir), resolve_source(source, as_of, seed))
+    chosen = resolve_source(source, as_of, seed)
+    landing = job.land(Path(data_dir), chosen)
     return {
         "generation": landing.generation if landing.changed else None,
         "rows": landing.rows,
         "absent": landing.absent,
         "watermarks": Lake(Path(data_dir)).watermarks,
+        **({"requests": chosen.counts} if getattr(chosen, "counts", None) else {}),  # an Admin API source's
     }
 
 

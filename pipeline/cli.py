@@ -129,8 +129,9 @@ def _prefect_terminal(ctx: click.Context) -> None:
     default="sample",
     envvar="INSIGHTS_SOURCE",
     show_default=True,
-    help="`sample`, a postgresql:// URL (password there or in PGPASSWORD), or an export directory "
-    "(env INSIGHTS_SOURCE).",
+    help="`sample`, a postgresql:// URL (password there or in PGPASSWORD), an Unleash's https:// address "
+    "(its Admin API; an admin token in INSIGHTS_UNLEASH_TOKEN or INSIGHTS_UNLEASH_TOKEN_FILE), or an export "
+    "directory (env INSIGHTS_SOURCE).",
 )
 @data_dir_option
 @click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")

@@ -138,7 +138,8 @@ def test_debug_is_taken_before_or_after_the_command(capsys, tmp_path, where):
 def test_a_source_folder_that_is_not_there_says_so_in_one_line_exit_2(capsys, source, message):
     code, out, err = call(capsys, "run", "--source", source)
     assert code == 2 and out == "" and err.splitlines() == [f"insights: error: {message} (use `sample`, a "
-                                                            "postgresql:// URL or an export directory)"]
+                                                            "postgresql:// URL, an Unleash's https:// address or an "
+                                                            "export directory)"]
 
 
 def test_web_on_a_busy_port_is_one_line_and_exit_1_before_it_says_it_serves(capsys, tmp_path, monkeypatch):

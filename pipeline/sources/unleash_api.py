@@ -1,0 +1,224 @@
+"""The Admin API source: an Unleash read over HTTP with an admin token (``--source https://…``).
+
+It lands the lake's entities with the database source's columns, so nothing after the landing
+knows which source it was (``pipeline/sources/admin_api.py`` holds the client and the probe):
+
+* snapshots: flag types, environments, projects, users (``/api/admin/user-admin``), and the
+  feature sweep (``/api/admin/search/features``, active and archived flags, 100 a page), which
+  gives ``features`` and ``feature_environments``;
+* events: newest first, 1,000 a page, down to the lake's watermark (ids above it, each once);
+* lifecycle stages: one request a flag (``…/features/<flag>/lifecycle``), at most ``concurrency``
+  at once;
+* hourly metrics: one request a flag evaluated since the last landing (the sweep's
+  ``lastSeenAt``, or an evaluation in the current hour), back to two hours before the watermark
+  and at most 48 hours (Unleash keeps no more); the grid's zero rows dropped.
+
+What the Admin API cannot give is done without, said once in a warning: deleted users and service
+accounts (so past user totals count today's users), project members (0 users a project), Unleash's
+daily metrics, and logins other than each user's last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote
+
+import pyarrow as pa
+
+from pipeline.calendar import UTC
+from pipeline.entities import ENTITIES
+from pipeline.sources.admin_api import Instance, UnleashApi, base_url, probe, token_from_environment
+
+log = logging.getLogger(__name__)
+
+PAGE_EVENTS, PAGE_FEATURES = 1000, 100
+"""The page sizes to ask for: exactly the maxima (a larger one silently falls back to 50)."""
+METRICS_HOURS = 48
+DONE_WITHOUT = ("the Admin API gives no deleted users or service accounts (past user totals count today's users), "
+                "no project members (0 users a project), no daily metrics (days before the first landing count "
+                "no evaluations), and each user's last login only")
+
+
+class UnleashApiSource:
+    """An Unleash reached at ``url``; the token comes from the environment (``token_from_environment``)."""
+
+    def __init__(self, url: str, concurrency: int = 4):
+        self.url = base_url(url)
+        self.concurrency = concurrency
+        self.name = f"unleash-api({self.url})"
+        self.counts: dict[str, float] = {}
+
+    @contextmanager
+    def session(self) -> Iterator["ApiSession"]:
+        api = UnleashApi(self.url, token_from_environment(), concurrency=self.concurrency)
+        try:
+            instance = probe(api)
+            log.info("reading Unleash %s (%s) at %s", ".".join(map(str, instance.version)), instance.edition, self.url)
+            log.warning("reading %s: %s", self.url, DONE_WITHOUT)
+            yield ApiSession(api, instance)
+        finally:
+            self.counts = api.counts
+            log.info("read %s: %d requests, %.1f MB in %.1f s", self.url, api.requests, api.bytes / 1e6, api.seconds)
+            api.close()
+
+
+class ApiSession:
+    """One read of every entity, as of the moment it began."""
+
+    def __init__(self, api: UnleashApi, instance: Instance):
+        self.api, self.instance = api, instance
+        self.extracted_at = dt.datetime.now(UTC)
+        self._swept: list[dict] | None = None
+        self._users_read: list[dict] | None = None
+
+    def read(self, entity: str, since: object | None) -> Iterable[pa.RecordBatch] | None:
+        if entity == "client_metrics_daily":
+            return None
+        rows = getattr(self, f"_{entity}")(since)
+        return pa.Table.from_pylist(rows, ENTITIES[entity].schema).to_batches()
+
+    # ---- snapshots ---------------------------------------------------------------------------
+
+    def _feature_types(self, _) -> list[dict]:
+        return [{"id": t["id"], "lifetime_days": t.get("lifetimeDays")} for t in self.api.get("/api/admin/feature-types")["types"]]
+
+    def _environments(self, _) -> list[dict]:
+        return [{"name": e["name"], "type": e["type"], "enabled": e.get("enabled", True)}
+                for e in self.api.get("/api/admin/environments")["environments"]]
+
+    def _projects(self, _) -> list[dict]:
+        found = {}
+        for params in ({}, {"archived": "true"}):  # Pro and Enterprise list archived projects apart
+            for p in self.api.get("/api/admin/projects", params)["projects"]:
+                found[p["id"]] = {"id": p["id"], "created_at": _instant(p.get("createdAt")),
+                                  "archived_at": _instant(p.get("archivedAt"))}
+        return list(found.values())
+
+    def _users(self, _) -> list[dict]:
+        return [{"id": u["id"], "created_at": _instant(u.get("createdAt")), "seen_at": _instant(u.get("seenAt")),
+                 "deleted_at": None, "is_service": False, "is_system": False} for u in self._user_list()]
+
+    def _user_activity(self, since) -> list[dict]:
+        return [{"user_id": u["id"], "seen_at": seen, "kind": "login"} for u in self._user_list()
+                if (seen := _instant(u.get("seenAt"))) is not None and (since is None or seen >= since)]
+
+    def _user_list(self) -> list[dict]:
+        if self._users_read is None:
+            self._users_read = self.api.get("/api/admin/user-admin")["users"]
+        return self._users_read
+
+    def _project_members(self, _) -> list[dict]:
+        return []
+
+    def _features(self, _) -> list[dict]:
+        lifetimes = {t["id"]: t["lifetime_days"] for t in self._feature_types(None)}
+        rows = []
+        for f in self._sweep():
+            created, lifetime = _instant(f["createdAt"]), lifetimes.get(f["type"])
+            rows.append({"name": f["name"], "project": f["project"], "type": f["type"], "stale": bool(f.get("stale")),
+                         "potentially_stale": bool(lifetime) and not f.get("stale")
+                         and created + dt.timedelta(days=lifetime) < self.extracted_at,
+                         "created_at": created, "archived_at": _instant(f.get("archivedAt"))})
+        return rows
+
+    def _feature_environments(self, _) -> list[dict]:
+        return [{"feature_name": f["name"], "environment": e["name"], "enabled": bool(e.get("enabled"))}
+                for f in self._sweep() for e in f.get("environments", [])]
+
+    def _sweep(self) -> list[dict]:
+        """Every flag, active then archived, as the feature search lists them (read once a session)."""
+        if self._swept is None:
+            archived = {"lifecycle": "IS:archived"} if self.instance.version >= (8, 0, 1) else {"archived": "IS:true"}
+            flags = {}
+            for filters in ({}, archived):
+                for flag in self._pages("/api/admin/search/features", "features", PAGE_FEATURES, filters):
+                    flags[flag["name"]] = flag
+            self._swept = list(flags.values())
+        return self._swept
+
+    # ---- events, lifecycles, metrics -----------------------------------------------------------
+
+    def _events(self, since) -> list[dict]:
+        """The events above id ``since``, newest first until a page reaches it, each id once."""
+        found: dict[int, dict] = {}
+        offset = 0
+        while True:
+            page = self.api.get("/api/admin/search/events", {"limit": PAGE_EVENTS, "offset": offset})["events"]
+            for e in page:
+                if since is None or e["id"] > since:
+                    found[e["id"]] = _event(e)
+            if len(page) < PAGE_EVENTS or (since is not None and min(e["id"] for e in page) <= since):
+                return [found[i] for i in sorted(found)]
+            offset += PAGE_EVENTS
+
+    def _feature_lifecycles(self, _) -> list[dict]:
+        def stages(flag: dict) -> list[dict]:
+            path = f"/api/admin/projects/{quote(flag['project'], safe='')}/features/{quote(flag['name'], safe='')}/lifecycle"
+            return [{"feature": flag["name"], "stage": s["stage"], "created_at": _instant(s["enteredStageAt"])}
+                    for s in self.api.get(path)]
+        return self._each(stages, self._sweep())
+
+    def _client_metrics(self, since) -> list[dict]:
+        """Each hour's evaluations of the flags evaluated since two hours before ``since``."""
+        start = self.extracted_at - dt.timedelta(hours=METRICS_HOURS) if since is None else since - dt.timedelta(hours=2)
+        hours = min(METRICS_HOURS, math.ceil((self.extracted_at - start).total_seconds() / 3600))
+        kept_from = (self.extracted_at - dt.timedelta(hours=METRICS_HOURS)).replace(minute=0, second=0, microsecond=0)
+        if since is not None and since < kept_from:
+            log.warning("the hourly metrics from %s to %s UTC are gone from Unleash, which keeps %d hours: those hours "
+                        "count no evaluations (run at least daily)", f"{since:%Y-%m-%d %H:00}", f"{kept_from:%Y-%m-%d %H:00}",
+                        METRICS_HOURS)
+        used = [f for f in self._sweep() if any(
+            (seen := _instant(e.get("lastSeenAt"))) is not None and seen >= start or e.get("yes", 0) + e.get("no", 0) > 0
+            for e in f.get("environments", []))]
+
+        def hourly(flag: dict) -> list[dict]:
+            answer = self.api.get(f"/api/admin/client-metrics/features/{quote(flag['name'], safe='')}/raw",
+                                  {"hoursBack": hours})
+            return [{"feature_name": r["featureName"], "app_name": r["appName"], "environment": r["environment"],
+                     "timestamp": _instant(r["timestamp"]), "yes": r["yes"], "no": r["no"]}
+                    for r in answer["data"] if r.get("yes", 0) + r.get("no", 0) > 0]
+        rows = self._each(hourly, used)
+        return [r for r in rows if since is None or r["timestamp"] >= since]
+
+    def _each(self, read, flags: list[dict]) -> list[dict]:
+        """``read`` of each flag, ``concurrency`` at once (the client holds the limit), in the flags' order."""
+        with ThreadPoolExecutor(max(1, self.api.concurrency)) as pool:
+            return [row for rows in pool.map(read, flags) for row in rows]
+
+    def _pages(self, path: str, key: str, size: int, filters: dict[str, str]) -> Iterator[dict]:
+        offset = 0
+        while True:
+            answer = self.api.get(path, {**filters, "limit": size, "offset": offset})
+            yield from answer[key]
+            offset += size
+            if len(answer[key]) < size or offset >= answer.get("total", offset):
+                return
+
+
+def _event(e: dict[str, Any]) -> dict:
+    """An event with the database source's columns: only the fields of data and preData the trends read."""
+    data, before, kind = e.get("data") or {}, e.get("preData") or {}, e["type"]
+    flag_event = kind in ("feature-created", "feature-import", "feature-metadata-updated")
+    return {
+        "id": e["id"], "created_at": _instant(e["createdAt"]), "type": kind, "feature_name": e.get("featureName"),
+        "project": e.get("project"), "environment": e.get("environment"), "created_by_user_id": e.get("createdByUserId"),
+        "flag_type": data.get("type") if flag_event else data.get("id") if kind == "feature-type-updated" else None,
+        "stale": data.get("stale") if flag_event and isinstance(data.get("stale"), bool) else None,
+        "old_project": data.get("oldProject") if kind == "feature-project-change" else None,
+        "new_project": data.get("newProject") if kind == "feature-project-change" else None,
+        "lifetime_days": _days(data.get("lifetimeDays")) if kind == "feature-type-updated" else None,
+        "previous_lifetime_days": _days(before.get("lifetimeDays")) if kind == "feature-type-updated" else None,
+    }
+
+
+def _days(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else None
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC) if text else None

@@ -1,0 +1,316 @@
+"""The Admin API client and probe (pipeline/sources/admin_api.py): against a real Unleash 8 from npm,
+and against a stand-in server that misbehaves in the ways a network and a proxy do."""
+
+import datetime as dt
+import http.server
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import job
+from pipeline.entities import ENTITIES
+from pipeline.lake import Lake
+
+from pipeline.sources.admin_api import UnleashApi, base_url, probe, token_from_environment
+from pipeline.sources.base import SourceRefused, SourceUnavailable
+from tests import unleash_server
+
+VERSION = "8.2.0"
+
+
+@pytest.fixture(scope="module")
+def unleash(postgres):
+    if unleash_server.npm() is None:
+        message = "npm is not installed (apt-get install npm): the tests install Unleash with it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with unleash_server.serving(postgres.create_database("unleash_api_probe"), VERSION) as instance:
+        yield instance
+
+
+def test_the_probe_reads_a_real_unleashs_version_and_edition_with_an_admin_token(unleash):
+    api = UnleashApi(unleash.url, unleash_server.ADMIN_TOKEN)
+    found = probe(api)
+    assert (found.version, found.edition, found.daily_metrics) == ((8, 2, 0), "Open Source", False)
+    assert api.counts["requests"] == 2 and api.counts["bytes"] > 1000  # ui-config and user-admin
+
+
+@pytest.mark.parametrize("token, words", [
+    (unleash_server.CLIENT_TOKEN, "answered 403: the token is not an admin's"),
+    ("*:*.not-a-token-at-all", "refused the token (401)"),
+])
+def test_a_token_that_is_not_an_admins_is_refused_in_one_line_without_itself(unleash, token, words):
+    with pytest.raises(SourceRefused) as refused:
+        probe(UnleashApi(unleash.url, token))
+    assert words in str(refused.value) and token not in str(refused.value) and "\n" not in str(refused.value)
+
+
+@contextmanager
+def stand_in(answers):
+    """A local HTTP server answering each GET with the next of ``answers``: (status, headers, body,
+    seconds to wait first), or "drop" to close the connection unanswered. Yields (URL, requests seen)."""
+    seen, answers = [], list(answers)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if answer == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            status, headers, body, wait = answer
+            time.sleep(wait)
+            self.send_response(status)
+            for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body[:int(headers.get("X-Cut", len(body)))])
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+JSON = {"Content-Type": "application/json"}
+OK = (200, JSON, b'{"ok": true}', 0)
+
+
+def api(url, **options):
+    return UnleashApi(url, "*:*.secret-admin-token", **{"backoff": 0.05, **options})
+
+
+def test_429_is_retried_after_the_wait_it_asks_for():
+    with stand_in([(429, {"Retry-After": "1"}, b"", 0), OK]) as (url, seen):
+        began = time.monotonic()
+        assert api(url).get("/api/admin/features") == {"ok": True}
+    assert time.monotonic() - began >= 1 and len(seen) == 2
+    assert seen[0] == ("/api/admin/features", "*:*.secret-admin-token")  # the token travels in the header only
+
+
+@pytest.mark.parametrize("failures", [
+    [(500, {}, b"oops", 0), (502, {}, b"", 0), (503, {}, b"", 0)],
+    ["drop", "drop"],
+    [(200, {**JSON, "X-Cut": "5"}, b'{"ok": true}', 0)],  # a JSON body cut short on the way
+])
+def test_server_errors_dropped_connections_and_cut_bodies_are_retried(failures):
+    with stand_in([*failures, OK]) as (url, seen):
+        client = api(url)
+        assert client.get("/x") == {"ok": True}
+    assert len(seen) == len(failures) + 1 and client.counts["requests"] == len(failures) + 1
+
+
+def test_what_keeps_failing_is_unavailable_after_the_retries_in_one_line():
+    with stand_in([(503, {}, b"", 0)]) as (url, seen):
+        with pytest.raises(SourceUnavailable, match=r"/x: answered 503, 3 times; nothing was landed, try again later"):
+            api(url, retries=2).get("/x")
+    assert len(seen) == 3
+    with stand_in([(200, JSON, b"{}", 2)]) as (url, seen):  # a slow server: each try times out
+        with pytest.raises(SourceUnavailable, match="no answer in time, 2 times"):
+            api(url, retries=1, timeout=0.3).get("/x")
+
+
+@pytest.mark.parametrize("answer, words", [
+    ((200, {"Content-Type": "text/html"}, b"<html>a router's page</html>", 0), "did not answer JSON: is http"),
+    ((404, {}, b"", 0), "is not there (404): is this the address of an Unleash 6.1 or later?"),
+    ((200, JSON, json.dumps({"versionInfo": {"current": {"oss": "6.0.3"}}}).encode(), 0), "is Unleash 6.0.3; its Admin API "
+     "can be read from 6.1 on"),
+    ((200, JSON, b'{"name": "something else"}', 0), "does not say which Unleash it is"),
+])
+def test_what_is_not_a_readable_unleash_is_refused_in_one_line(answer, words):
+    with stand_in([answer]) as (url, _):
+        with pytest.raises(SourceRefused) as refused:
+            probe(api(url))
+    assert words in str(refused.value) and "secret-admin-token" not in str(refused.value)
+
+
+def test_at_most_the_concurrency_limit_of_requests_are_in_flight():
+    inside, most, lock = [0], [0], threading.Lock()
+
+    class Counting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.2)
+            with lock:
+                inside[0] -= 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = api(f"http://127.0.0.1:{server.server_port}", concurrency=3)
+        threads = [threading.Thread(target=client.get, args=("/x",)) for _ in range(9)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert most[0] == 3 and client.counts["requests"] == 9
+
+
+def test_the_token_comes_from_the_environment_or_a_file_never_the_address(tmp_path, monkeypatch):
+    monkeypatch.delenv("INSIGHTS_UNLEASH_TOKEN", raising=False)
+    monkeypatch.delenv("INSIGHTS_UNLEASH_TOKEN_FILE", raising=False)
+    with pytest.raises(SourceRefused, match="needs an admin token: set INSIGHTS_UNLEASH_TOKEN"):
+        token_from_environment()
+    (tmp_path / "token").write_text("user:abc123\n")
+    monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN_FILE", str(tmp_path / "token"))
+    assert token_from_environment() == "user:abc123"
+    monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", " env-token ")
+    assert token_from_environment() == "env-token"
+    assert base_url("https://unleash.example.com/unleash/") == "https://unleash.example.com/unleash"
+    with pytest.raises(SourceRefused, match="not in the address"):
+        base_url("https://admin:secret@unleash.example.com")
+
+
+# ---- the source: a real Unleash driven through its own API, read from the API and from its database ----
+
+@dataclass
+class Scenario:
+    unleash: unleash_server.Unleash
+    database: str
+    metrics: dict  # (flag, hour) -> (yes, no) sent with the client token
+
+
+@pytest.fixture(scope="module")
+def scenario(postgres):
+    """Flags of several types enabled in production, archived and revived, marked stale, retyped and
+    deleted; users; client metrics over the last three hours: all through Unleash's HTTP API."""
+    if unleash_server.npm() is None:
+        pytest.skip("npm is not installed")
+    database = postgres.create_database("unleash_api_scenario")
+    # Unleash keeps some instants without a time zone, in its sessions' zone: UTC, as its Docker image runs
+    postgres.execute("unleash_api_scenario", "ALTER DATABASE unleash_api_scenario SET timezone TO 'UTC'")
+    with unleash_server.serving(database, VERSION) as instance:
+        admin = httpx.Client(base_url=instance.url, headers={"Authorization": unleash_server.ADMIN_TOKEN}, timeout=30)
+        for name, kind in [("checkout-v2", "release"), ("search-ab", "experiment"), ("kill-payments", "kill-switch"),
+                           ("migrate-db", "operational"), ("beta-users", "permission"), ("old-banner", "release")]:
+            admin.post("/api/admin/projects/default/features", json={"name": name, "type": kind}).raise_for_status()
+        for name in ("checkout-v2", "kill-payments", "search-ab"):
+            admin.post(f"/api/admin/projects/default/features/{name}/environments/production/strategies",
+                       json={"name": "default"}).raise_for_status()
+            admin.post(f"/api/admin/projects/default/features/{name}/environments/production/on").raise_for_status()
+        admin.post("/api/admin/projects/default/features/search-ab/environments/production/off").raise_for_status()
+        admin.post("/api/admin/projects/default/stale", json={"features": ["migrate-db"], "stale": True}).raise_for_status()
+        admin.patch("/api/admin/projects/default/features/beta-users",
+                    json=[{"op": "replace", "path": "/type", "value": "release"}]).raise_for_status()
+        admin.delete("/api/admin/projects/default/features/old-banner").raise_for_status()  # archived
+        admin.delete("/api/admin/projects/default/features/migrate-db").raise_for_status()
+        admin.post("/api/admin/projects/default/revive", json={"features": ["migrate-db"]}).raise_for_status()
+        admin.delete("/api/admin/archive/old-banner").raise_for_status()  # deleted for good
+        for n in range(3):
+            admin.post("/api/admin/user-admin", json={"email": f"user{n}@example.com", "rootRole": 3,
+                                                      "sendEmail": False}).raise_for_status()
+        now = dt.datetime.now(dt.timezone.utc)
+        sent = {}
+        client = {"Authorization": unleash_server.CLIENT_TOKEN}
+        for hours_ago, counts in [(3, {"checkout-v2": (40, 2), "kill-payments": (9, 0)}),
+                                  (2, {"checkout-v2": (30, 3), "search-ab": (0, 5)}),
+                                  (1, {"checkout-v2": (25, 1), "kill-payments": (4, 0)})]:
+            stop = now - dt.timedelta(hours=hours_ago)
+            httpx.post(f"{instance.url}/api/client/metrics", headers=client, json={
+                "appName": "web", "instanceId": "i-1", "bucket": {
+                    "start": (stop - dt.timedelta(minutes=1)).isoformat(), "stop": stop.isoformat(),
+                    "toggles": {flag: {"yes": yes, "no": no} for flag, (yes, no) in counts.items()}}}).raise_for_status()
+            sent.update({(flag, stop.replace(minute=0, second=0, microsecond=0)): c for flag, c in counts.items()})
+        deadline = time.monotonic() + 120  # Unleash writes metrics and their last-seen times in the background
+        while time.monotonic() < deadline:
+            time.sleep(5)  # and answers 429 to a client asking too often
+            answer = admin.get("/api/admin/search/features", params={"limit": 100})
+            flags = answer.json()["features"] if answer.status_code == 200 else []
+            if {f["name"] for f in flags if any(e.get("lastSeenAt") for e in f["environments"])} >= \
+                    {"checkout-v2", "kill-payments", "search-ab"}:
+                break
+        yield Scenario(instance, database, sent)
+
+
+def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(scenario, tmp_path, monkeypatch):
+    from pipeline.sources.postgres import PostgresSource
+    from pipeline.sources.unleash_api import UnleashApiSource
+
+    monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", unleash_server.ADMIN_TOKEN)
+    source = UnleashApiSource(scenario.unleash.url)
+    job.land(tmp_path / "api", source)
+    job.land(tmp_path / "db", PostgresSource(scenario.database))
+    lakes = {name: Lake(tmp_path / name) for name in ("api", "db")}
+    hourly = {name: {(r["feature_name"], r["timestamp"]): (r["yes"], r["no"])
+                     for r in pq.read_table(lake.files("client_metrics")).to_pylist()} for name, lake in lakes.items()}
+    assert hourly["api"] == hourly["db"] == scenario.metrics  # every hour sent, as sent
+    for entity in ("events", "features", "feature_environments", "feature_types", "environments", "projects",
+                   "feature_lifecycles"):
+        tables = {name: _entity(lake, entity) for name, lake in lakes.items()}
+        assert tables["api"] == tables["db"], entity
+    users = {name: _entity(lake, "users") for name, lake in lakes.items()}
+    assert [u for u in users["db"] if not u["is_service"] and not u["is_system"] and u["deleted_at"] is None] \
+        == users["api"] and len(users["api"]) == 4  # the admin and three users: the live people
+    today = dt.datetime.now(dt.timezone.utc).date()
+    documents = {}
+    for name in ("api", "db"):
+        job.build(tmp_path / name, job.plan_run(tmp_path / name, today))
+        documents[name] = job.export(tmp_path / name, today - dt.timedelta(days=30), today)
+    assert documents["api"] == documents["db"]
+    assert source.counts["requests"] >= 10 and unleash_server.ADMIN_TOKEN not in json.dumps(source.counts)
+
+
+def _entity(lake: Lake, entity: str) -> list[dict]:
+    files = lake.files(entity) if ENTITIES[entity].kind != "snapshot" else [lake.latest_snapshot(entity)]
+    rows = [{k: _milliseconds(v) for k, v in r.items()}  # the API says instants to the millisecond
+            for r in pq.read_table(files).select(ENTITIES[entity].schema.names).to_pylist()]
+    return sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
+
+
+def _milliseconds(value):
+    return value.replace(microsecond=value.microsecond // 1000 * 1000) if isinstance(value, dt.datetime) else value
+
+
+def test_a_second_run_reads_only_what_is_new_and_a_gap_past_48_hours_says_which_hours_are_gone(
+        scenario, tmp_path, monkeypatch, caplog):
+    from pipeline.sources.admin_api import UnleashApi, probe
+    from pipeline.sources.unleash_api import ApiSession, UnleashApiSource
+
+    monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", unleash_server.ADMIN_TOKEN)
+    first = job.land(tmp_path, UnleashApiSource(scenario.unleash.url))
+    admin = httpx.Client(base_url=scenario.unleash.url, headers={"Authorization": unleash_server.ADMIN_TOKEN})
+    admin.post("/api/admin/projects/default/stale", json={"features": ["search-ab"], "stale": True}).raise_for_status()
+    source = UnleashApiSource(scenario.unleash.url)
+    second = job.land(tmp_path, source)
+    assert second.rows["events"] == 1 and first.rows["events"] > 20  # the stale mark alone (the overlap is read again)
+    assert "client_metrics" not in second.rows  # nothing new since the hours landed
+    events = pq.read_table(Lake(tmp_path).files("events")).column("id").to_pylist()
+    assert len(events) == len(set(events)) == first.rows["events"] + 1
+    # three days later, the hours after the last landed one and before Unleash's 48 are gone, and said so
+    api = UnleashApi(scenario.unleash.url, unleash_server.ADMIN_TOKEN)
+    session = ApiSession(api, probe(api))
+    session.extracted_at += dt.timedelta(days=3)
+    with caplog.at_level("WARNING"):
+        session.read("client_metrics", max(scenario.metrics)[1])
+    [line] = [r.getMessage() for r in caplog.records if "are gone from Unleash" in r.getMessage()]
+    assert f"from {max(scenario.metrics)[1]:%Y-%m-%d %H:00} to " in line
