@@ -21,6 +21,7 @@ from pipeline.lake import Lake
 from pipeline.sources.admin_api import UnleashApi, base_url, probe, token_from_environment
 from pipeline.sources.base import SourceRefused, SourceUnavailable
 from tests import unleash_server
+from tests.web import handling
 
 VERSION = "8.2.0"
 
@@ -80,13 +81,8 @@ def stand_in(answers):
         def log_message(self, *_):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with handling(Handler) as port:
+        yield f"http://127.0.0.1:{port}", seen
 
 
 JSON = {"Content-Type": "application/json"}
@@ -161,18 +157,13 @@ def test_at_most_the_concurrency_limit_of_requests_are_in_flight():
         def log_message(self, *_):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = api(f"http://127.0.0.1:{server.server_port}", concurrency=3)
+    with handling(Counting) as port:
+        client = api(f"http://127.0.0.1:{port}", concurrency=3)
         threads = [threading.Thread(target=client.get, args=("/x",)) for _ in range(9)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert most[0] == 3 and client.counts["requests"] == 9
 
 

@@ -7,7 +7,6 @@ import http.server
 import json
 import logging
 import socket
-import threading
 from contextlib import contextmanager
 from email import policy
 
@@ -18,6 +17,7 @@ from pipeline import digest, job
 from pipeline.calendar import UTC
 from pipeline.server.metrics import digest_figures
 from tests.instance import Instance
+from tests.web import handling
 
 MONDAY = dt.datetime(2025, 3, 31, 8, 0, tzinfo=UTC)  # ISO week 2025-W14
 UNLEASH = "https://unleash.example.com"
@@ -72,13 +72,8 @@ def webhooks(port: int | None = None):
         def log_message(self, *_):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port or 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with handling(Hook, port or 0) as bound:
+        yield f"127.0.0.1:{bound}", received
 
 
 @contextmanager

@@ -1,7 +1,9 @@
-"""A real insights server on a free loopback port, in a thread of the test process."""
+"""A real insights server on a free loopback port, in a thread of the test process; and any plain
+HTTP handler served the same way (stand-ins for webhooks and for Unleash)."""
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 import time
@@ -32,3 +34,16 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def handling(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Iterator[int]:
+    """Serve a request handler class on a loopback port (a free one by default) until the block
+    ends, each request in a thread; yields the port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
