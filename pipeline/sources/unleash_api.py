@@ -80,7 +80,7 @@ class ApiSession:
         if entity == "client_metrics_daily":
             return None
         rows = getattr(self, f"_{entity}")(since)
-        return pa.Table.from_pylist(rows, ENTITIES[entity].schema).to_batches()
+        return None if rows is None else pa.Table.from_pylist(rows, ENTITIES[entity].schema).to_batches()
 
     # ---- snapshots ---------------------------------------------------------------------------
 
@@ -156,7 +156,10 @@ class ApiSession:
                 return [found[i] for i in sorted(found)]
             offset += PAGE_EVENTS
 
-    def _feature_lifecycles(self, _) -> list[dict]:
+    def _feature_lifecycles(self, _) -> list[dict] | None:
+        if self.instance.version < (6, 2):
+            return None  # behind an experimental flag before 6.2: flags enter production with their metrics
+
         def stages(flag: dict) -> list[dict]:
             path = f"/api/admin/projects/{quote(flag['project'], safe='')}/features/{quote(flag['name'], safe='')}/lifecycle"
             return [{"feature": flag["name"], "stage": s["stage"], "created_at": _instant(s["enteredStageAt"])}
