@@ -50,7 +50,12 @@ EVENT_OVERLAP_IDS = 1000
 
 
 class SourceSession(Protocol):
-    """One consistent read of a source (for a database: one REPEATABLE READ transaction)."""
+    """One consistent read of a source (for a database: one REPEATABLE READ transaction).
+
+    A session that can ask for less when it knows what was landed before (the Admin API asks for a
+    flag's lifecycle stages only where they changed) has a ``remember_landed`` method: the lake
+    calls it first with ``Lake.latest_snapshot``.
+    """
 
     extracted_at: dt.datetime
 
@@ -223,6 +228,8 @@ class Lake:
         landing = Landing(generation, session.extracted_at, source)
         state = json.loads(json.dumps(self.state))
         known_flags = None
+        if hasattr(session, "remember_landed"):
+            session.remember_landed(self.latest_snapshot)
         for entity in ENTITIES.values():
             since = self._since(entity)
             batches = session.read(entity.name, since)

