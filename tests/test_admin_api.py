@@ -195,7 +195,7 @@ class Scenario:
 @pytest.fixture(scope="module", params=[VERSION, OLDER])
 def scenario(postgres, request):
     """Flags of several types enabled in production, archived and revived, marked stale, retyped and
-    deleted; users; client metrics over the last three hours: all through Unleash's HTTP API."""
+    deleted; users, one deleted; client metrics over the last three hours: all through Unleash's HTTP API."""
     if unleash_server.npm() is None:
         pytest.skip("npm is not installed")
     name = f"unleash_api_{request.param.replace('.', '_')}"
@@ -219,9 +219,9 @@ def scenario(postgres, request):
         admin.delete("/api/admin/projects/default/features/migrate-db").raise_for_status()
         admin.post("/api/admin/projects/default/revive", json={"features": ["migrate-db"]}).raise_for_status()
         admin.delete("/api/admin/archive/old-banner").raise_for_status()  # deleted for good
-        for n in range(3):
-            admin.post("/api/admin/user-admin", json={"email": f"user{n}@example.com", "rootRole": 3,
-                                                      "sendEmail": False}).raise_for_status()
+        users = [admin.post("/api/admin/user-admin", json={"email": f"user{n}@example.com", "rootRole": 3,
+                                                           "sendEmail": False}).json()["id"] for n in range(3)]
+        admin.delete(f"/api/admin/user-admin/{users[-1]}").raise_for_status()
         now = dt.datetime.now(dt.timezone.utc)
         sent = {}
         client = {"Authorization": unleash_server.CLIENT_TOKEN}
@@ -262,8 +262,12 @@ def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(s
         tables = {name: _entity(lake, entity) for name, lake in lakes.items()}
         assert tables["api"] == tables["db"], entity
     users = {name: _entity(lake, "users") for name, lake in lakes.items()}
-    assert [u for u in users["db"] if not u["is_service"] and not u["is_system"] and u["deleted_at"] is None] \
-        == users["api"] and len(users["api"]) == 4  # the admin and three users: the live people
+    people = [u for u in users["db"] if not u["is_service"] and not u["is_system"]]
+    assert [u for u in people if u["deleted_at"] is None] == [u for u in users["api"] if u["deleted_at"] is None]
+    assert len(people) == len(users["api"]) == 4  # the admin, two users, and one deleted (from its events)
+    [(was, got)] = [(d, a) for d in people for a in users["api"] if d["id"] == a["id"] and d["deleted_at"]]
+    assert abs(was["created_at"] - got["created_at"]) < dt.timedelta(seconds=1) and got["seen_at"] is None
+    assert abs(was["deleted_at"] - got["deleted_at"]) < dt.timedelta(seconds=1)
     today = dt.datetime.now(dt.timezone.utc).date()
     documents = {}
     for name in ("api", "db"):

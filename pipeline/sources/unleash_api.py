@@ -13,9 +13,10 @@ knows which source it was (``pipeline/sources/admin_api.py`` holds the client an
   ``lastSeenAt``, or an evaluation in the current hour), back to two hours before the watermark
   and at most 48 hours (Unleash keeps no more); the grid's zero rows dropped.
 
-What the Admin API cannot give is done without, said once in a warning: deleted users and service
-accounts (so past user totals count today's users), project members (0 users a project), Unleash's
-daily metrics, and logins other than each user's last.
+Deleted users come from their ``user-created`` and ``user-deleted`` events. What the Admin API
+cannot give is done without, said once in a warning: users deleted with no creation event (older
+than the event log) and service accounts, deleted users' last logins, project members (0 users a
+project), Unleash's daily metrics, and logins other than each user's last.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ log = logging.getLogger(__name__)
 PAGE_EVENTS, PAGE_FEATURES = 1000, 100
 """The page sizes to ask for: exactly the maxima (a larger one silently falls back to 50)."""
 METRICS_HOURS = 48
-DONE_WITHOUT = ("the Admin API gives no deleted users or service accounts (past user totals count today's users), "
-                "no project members (0 users a project), no daily metrics (days before the first landing count "
-                "no evaluations), and each user's last login only")
+DONE_WITHOUT = ("the Admin API gives no service accounts, no deleted user older than the event log, no deleted "
+                "user's last login, no project members (0 users a project), no daily metrics (days before the "
+                "first landing count no evaluations), and each user's last login only")
 
 
 class UnleashApiSource:
@@ -107,8 +108,24 @@ class ApiSession:
         return list(found.values())
 
     def _users(self, _) -> list[dict]:
-        return [{"id": u["id"], "created_at": _instant(u.get("createdAt")), "seen_at": _instant(u.get("seenAt")),
+        live = [{"id": u["id"], "created_at": _instant(u.get("createdAt")), "seen_at": _instant(u.get("seenAt")),
                  "deleted_at": None, "is_service": False, "is_system": False} for u in self._user_list()]
+        return live + self._deleted_users({u["id"] for u in live})
+
+    def _deleted_users(self, live: set[int]) -> list[dict]:
+        """The users deleted since, from the events: created when their ``user-created`` event says
+        (a user older than the event log is left out), deleted at their ``user-deleted`` event; their
+        last login is gone with them."""
+        deleted = {e["preData"]["id"]: e for e in self._events_of("user-deleted")
+                   if isinstance((e.get("preData") or {}).get("id"), int) and e["preData"]["id"] not in live}
+        created = {e["data"]["id"]: e for e in self._events_of("user-created")
+                   if (e.get("data") or {}).get("id") in deleted} if deleted else {}
+        return [{"id": user, "created_at": _instant(created[user]["createdAt"]), "seen_at": None,
+                 "deleted_at": _instant(event["createdAt"]), "is_service": False, "is_system": False}
+                for user, event in sorted(deleted.items()) if user in created]
+
+    def _events_of(self, kind: str) -> Iterator[dict]:
+        return self._pages("/api/admin/search/events", "events", PAGE_EVENTS, {"type": f"IS:{kind}"})
 
     def _user_activity(self, since) -> list[dict]:
         return [{"user_id": u["id"], "seen_at": seen, "kind": "login"} for u in self._user_list()
