@@ -190,6 +190,7 @@ class Scenario:
     unleash: unleash_server.Unleash
     database: str
     metrics: dict  # (flag, hour) -> (yes, no) sent with the client token
+    daily: dict  # (flag, day) -> (yes, no) of Unleash's daily rows
 
 
 @pytest.fixture(scope="module", params=[VERSION, OLDER])
@@ -198,11 +199,13 @@ def scenario(postgres, request):
     deleted; users, one deleted; client metrics over the last three hours: all through Unleash's HTTP API."""
     if unleash_server.npm() is None:
         pytest.skip("npm is not installed")
-    name = f"unleash_api_{request.param.replace('.', '_')}"
-    database = postgres.create_database(name)
+    called = f"unleash_api_{request.param.replace('.', '_')}"
+    database = postgres.create_database(called)
     # Unleash keeps some instants without a time zone, in its sessions' zone: UTC, as its Docker image runs
-    postgres.execute(name, f"ALTER DATABASE {name} SET timezone TO 'UTC'")
-    with unleash_server.serving(database, request.param) as instance:
+    postgres.execute(called, f"ALTER DATABASE {called} SET timezone TO 'UTC'")
+    # daily metrics as an Unleash keeping them serves them (its Enterprise scheduler writes the rows)
+    with unleash_server.serving(database, request.param,
+                                {"UNLEASH_EXPERIMENTAL_EXTENDED_USAGE_METRICS": "true"}) as instance:
         admin = httpx.Client(base_url=instance.url, headers={"Authorization": unleash_server.ADMIN_TOKEN}, timeout=30)
         for name, kind in [("checkout-v2", "release"), ("search-ab", "experiment"), ("kill-payments", "kill-switch"),
                            ("migrate-db", "operational"), ("beta-users", "permission"), ("old-banner", "release")]:
@@ -223,7 +226,7 @@ def scenario(postgres, request):
                                                            "sendEmail": False}).json()["id"] for n in range(3)]
         admin.delete(f"/api/admin/user-admin/{users[-1]}").raise_for_status()
         now = dt.datetime.now(dt.timezone.utc)
-        sent = {}
+        sent, sent_daily = {}, {}
         client = {"Authorization": unleash_server.CLIENT_TOKEN}
         for hours_ago, counts in [(3, {"checkout-v2": (40, 2), "kill-payments": (9, 0)}),
                                   (2, {"checkout-v2": (30, 3), "search-ab": (0, 5)}),
@@ -234,6 +237,11 @@ def scenario(postgres, request):
                     "start": (stop - dt.timedelta(minutes=1)).isoformat(), "stop": stop.isoformat(),
                     "toggles": {flag: {"yes": yes, "no": no} for flag, (yes, no) in counts.items()}}}).raise_for_status()
             sent.update({(flag, stop.replace(minute=0, second=0, microsecond=0)): c for flag, c in counts.items()})
+        for days_ago, (yes, no) in ((3, (300, 30)), (5, (500, 5))):
+            postgres.execute(called, "INSERT INTO client_metrics_env_daily (feature_name, app_name, environment, date, "
+                             f"yes, no) VALUES ('checkout-v2', 'web', 'production', '{now.date() - dt.timedelta(days=days_ago)}', "
+                             f"{yes}, {no})")
+            sent_daily[("checkout-v2", now.date() - dt.timedelta(days=days_ago))] = (yes, no)
         deadline = time.monotonic() + 120  # Unleash writes metrics and their last-seen times in the background
         while time.monotonic() < deadline:
             time.sleep(5)  # and answers 429 to a client asking too often
@@ -242,7 +250,7 @@ def scenario(postgres, request):
             if {f["name"] for f in flags if any(e.get("lastSeenAt") for e in f["environments"])} >= \
                     {"checkout-v2", "kill-payments", "search-ab"}:
                 break
-        yield Scenario(instance, database, sent)
+        yield Scenario(instance, database, sent, sent_daily)
 
 
 def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(scenario, tmp_path, monkeypatch):
@@ -257,6 +265,9 @@ def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(s
     hourly = {name: {(r["feature_name"], r["timestamp"]): (r["yes"], r["no"])
                      for r in pq.read_table(lake.files("client_metrics")).to_pylist()} for name, lake in lakes.items()}
     assert hourly["api"] == hourly["db"] == scenario.metrics  # every hour sent, as sent
+    daily = {name: {(r["feature_name"], r["date"]): (r["yes"], r["no"])
+                    for r in pq.read_table(lake.files("client_metrics_daily")).to_pylist()} for name, lake in lakes.items()}
+    assert daily["api"] == daily["db"] == scenario.daily
     for entity in ("events", "features", "feature_environments", "feature_types", "environments", "projects",
                    "feature_lifecycles"):
         tables = {name: _entity(lake, entity) for name, lake in lakes.items()}
@@ -318,7 +329,8 @@ def test_a_token_revoked_mid_run_lands_nothing_and_a_body_cut_short_is_read_agai
 
     monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", unleash_server.ADMIN_TOKEN)
     job.land(tmp_path, UnleashApiSource(scenario.unleash.url))
-    before = {p: p.read_bytes() for p in (tmp_path / "lake").rglob("*") if p.is_file()}
+    before = (tmp_path / "lake" / "_state.json").read_bytes()
+    committed = {entity: _entity(Lake(tmp_path), entity) for entity in ("events", "features", "users")}
     forwarded, cut = [], []
 
     class Proxy(http.server.BaseHTTPRequestHandler):
@@ -347,8 +359,12 @@ def test_a_token_revoked_mid_run_lands_nothing_and_a_body_cut_short_is_read_agai
         with pytest.raises(SourceRefused, match="refused the token"):
             job.land(tmp_path, UnleashApiSource(f"http://127.0.0.1:{port}"))
     assert cut and forwarded.count(cut[0]) >= 2  # read again in full
-    assert {p: p.read_bytes() for p in (tmp_path / "lake").rglob("*") if p.is_file()} == before  # nothing landed
-    assert Lake(tmp_path).generation == 1
+    assert (tmp_path / "lake" / "_state.json").read_bytes() == before and Lake(tmp_path).generation == 1
+    assert {entity: _entity(Lake(tmp_path), entity) for entity in committed} == committed  # nothing landed
+    job.land(tmp_path, UnleashApiSource(scenario.unleash.url))  # the next run clears what the dead one wrote
+    lake = Lake(tmp_path)
+    named = {str(p) for e in ENTITIES for p in [*lake.files(e), *lake.snapshot_files(e), *lake.day_sums_files(e).values()]}
+    assert {str(p) for p in (tmp_path / "lake").rglob("g*.parquet") if "_quarantine" not in str(p)} <= named
 
 
 def test_lifecycle_stages_are_asked_for_only_where_the_sweep_shows_a_new_one(scenario, tmp_path, monkeypatch):

