@@ -126,9 +126,9 @@ def test_what_keeps_failing_is_unavailable_after_the_retries_in_one_line():
 
 @pytest.mark.parametrize("answer, words", [
     ((200, {"Content-Type": "text/html"}, b"<html>a router's page</html>", 0), "did not answer JSON: is http"),
-    ((404, {}, b"", 0), "is not there (404): is this the address of an Unleash 6.1 or later?"),
-    ((200, JSON, json.dumps({"versionInfo": {"current": {"oss": "6.0.3"}}}).encode(), 0), "is Unleash 6.0.3; its Admin API "
-     "can be read from 6.1 on"),
+    ((404, {}, b"", 0), "is not there (404): is this the address of an Unleash 6.4 or later?"),
+    ((200, JSON, json.dumps({"versionInfo": {"current": {"oss": "6.3.0"}}}).encode(), 0), "is Unleash 6.3.0; its Admin API "
+     "can be read from 6.4 on"),
     ((200, JSON, b'{"name": "something else"}', 0), "does not say which Unleash it is"),
 ])
 def test_what_is_not_a_readable_unleash_is_refused_in_one_line(answer, words):

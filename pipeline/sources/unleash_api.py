@@ -183,10 +183,7 @@ class ApiSession:
                 return [found[i] for i in sorted(found)]
             offset += PAGE_EVENTS
 
-    def _feature_lifecycles(self, _) -> list[dict] | None:
-        if self.instance.version < (6, 2):
-            return None  # behind an experimental flag before 6.2: flags enter production with their metrics
-
+    def _feature_lifecycles(self, _) -> list[dict]:
         landed: dict[str, list[dict]] = {}
         if (path := self._landed("feature_lifecycles")) is not None:
             for row in pq.read_table(path, columns=["feature", "stage", "created_at"]).to_pylist():
