@@ -271,6 +271,15 @@ def _state(data_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+def deliveries(data_dir: Path) -> list[dict]:
+    """Each target's delivery of the latest period's digest (status ``sent`` or ``failed``, ``at``);
+    none where no digest was sent or its state cannot be read (a file being replaced)."""
+    try:
+        return list(_state(Path(data_dir)).get("deliveries", {}).values())
+    except (OSError, ValueError):
+        return []
+
+
 def _deliver(target: Target, title: str, body: str) -> str | None:
     """Send to one target; None where it took the message, else why not, in one line, no secret in it."""
     import apprise

@@ -8,7 +8,6 @@ committed state. Times are Unix seconds (UTC); a day is its midnight.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,10 +86,7 @@ def digest_figures(data_dir: Path) -> Iterator[GaugeMetricFamily]:
     targets = GaugeMetricFamily("insights_digest_targets", "Targets the latest period's digest reached (sent) "
                                 "or could not reach (failed)", labels=["status"])
     sent_at = GaugeMetricFamily("insights_digest_last_sent_timestamp_seconds", "When a digest last reached a target")
-    try:
-        deliveries = json.loads((data_dir / digest.STATE).read_text(encoding="utf-8"))["deliveries"].values()
-    except (OSError, ValueError, KeyError):
-        deliveries = []
+    deliveries = digest.deliveries(data_dir)
     for status in ("sent", "failed"):
         targets.add_metric([status], sum(d["status"] == status for d in deliveries))
     sent = [_seconds(d["at"]) for d in deliveries if d["status"] == "sent"]

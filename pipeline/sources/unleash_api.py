@@ -81,7 +81,7 @@ class ApiSession:
         self.api, self.instance = api, instance
         self.extracted_at = dt.datetime.now(UTC)
         self._swept: list[dict] | None = None
-        self._users_read: list[dict] | None = None
+        self._answers: dict[str, Any] = {}
         self._landed: Callable[[str], str | None] = lambda entity: None
 
     def remember_landed(self, latest_snapshot: Callable[[str], str | None]) -> None:
@@ -96,7 +96,7 @@ class ApiSession:
     # ---- snapshots ---------------------------------------------------------------------------
 
     def _feature_types(self, _) -> list[dict]:
-        return [{"id": t["id"], "lifetime_days": t.get("lifetimeDays")} for t in self.api.get("/api/admin/feature-types")["types"]]
+        return [{"id": t["id"], "lifetime_days": t.get("lifetimeDays")} for t in self._once("/api/admin/feature-types")["types"]]
 
     def _environments(self, _) -> list[dict]:
         return [{"name": e["name"], "type": e["type"], "enabled": e.get("enabled", True)}
@@ -135,9 +135,14 @@ class ApiSession:
                 if (seen := _instant(u.get("seenAt"))) is not None and (since is None or seen >= since)]
 
     def _user_list(self) -> list[dict]:
-        if self._users_read is None:
-            self._users_read = self.api.get("/api/admin/user-admin")["users"]
-        return self._users_read
+        return self._once("/api/admin/user-admin")["users"]
+
+    def _once(self, path: str) -> Any:
+        """The answer to a GET that two entities read (users and their activity; flag types and the
+        flags' lifetimes), asked once a session."""
+        if path not in self._answers:
+            self._answers[path] = self.api.get(path)
+        return self._answers[path]
 
     def _project_members(self, _) -> list[dict]:
         return []
