@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from pipeline import calendar, checks, commits, document, duck, files, trends
 from pipeline.lake import Lake, Landing
+from pipeline.trends import histories
 from pipeline.sources import Source
 from pipeline.warehouse import (
     SCHEMAS,
@@ -119,14 +120,21 @@ def backfill_months(partitions: list[Partition]) -> dict[str, list[Partition]]:
 
 
 def prepare(data_dir: Path) -> str:
-    """The folder of the histories every partition shares, computed once per lake generation and code.
+    """The folder of the histories every partition shares, for the lake's generation and the code.
 
-    Kept under ``state/prepared/g<generation>-<code version>/``; older folders are removed.
+    Kept under ``state/prepared/g<generation>-<code version>/``, continued from the folder of the
+    generation before where one is kept (``trends.histories``); older folders are removed.
     """
     lake = Lake(data_dir)
     folder = _prepared_folder(lake)
-    if not _is_prepared(folder):
-        trends.prepare(lake, folder)
+    if not histories.is_prepared(folder):
+        earlier = sorted(f for f in folder.parent.glob(f"g*-{code_version()}")
+                         if f.name < folder.name and histories.is_prepared(f)) if folder.parent.exists() else []
+        try:
+            histories.prepare(lake, folder, earlier[-1] if earlier else None)
+        except (duckdb.IOException, OSError):  # the earlier folder went meanwhile: replay it all
+            shutil.rmtree(folder, ignore_errors=True)
+            histories.prepare(lake, folder)
     for other in folder.parent.iterdir():
         if other != folder:
             shutil.rmtree(other, ignore_errors=True)
@@ -137,20 +145,16 @@ def _prepared_folder(lake: Lake) -> Path:
     return lake.data_dir / "state" / "prepared" / f"g{lake.generation:06d}-{code_version()}"
 
 
-def _is_prepared(folder: Path) -> bool:
-    return all((folder / f"{h}.parquet").exists() for h in trends.HISTORIES)
-
-
 def current_histories(data_dir: Path) -> Path | None:
     """``prepare``'s folder where it is current for the lake and the code, else None."""
     folder = _prepared_folder(Lake(data_dir))
-    return folder if _is_prepared(folder) else None
+    return folder if histories.is_prepared(folder) else None
 
 
 def computed_rows(data_dir: Path, partitions: list[Partition], histories: Path | None = None) -> dict[str, pa.Table]:
     """Each dataset's rows for partitions no commit holds as a reader needs them (a week as of a day
     before its Sunday), computed from the lake for that reader alone: nothing is written.
-    ``histories``: a folder ``trends.prepare`` wrote for the lake as it is (``current_histories``,
+    ``histories``: a folder ``trends.histories.prepare`` wrote for the lake as it is (``current_histories``,
     or a reader's own); without it they are computed here."""
     lake = Lake(data_dir)
     try:
@@ -171,8 +175,8 @@ class Built:
 def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None, deferred: bool = False) -> Built:
     """Compute the given partitions in one pass over the lake, check them, then commit them together.
 
-    ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it the
-    shared histories are computed here. A failed error-level check writes nothing. With nothing
+    ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it, it is
+    prepared here (continued from the last run's). A failed error-level check writes nothing. With nothing
     to build, a warehouse a dead build left torn is committed as it stands (see ``commits.settle``).
     ``deferred``: the files are staged and left for ``commit_deferred``, which publishes every
     deferred build of a backfill as one commit (tasks on other workers among them).
@@ -181,6 +185,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         if not deferred:
             commits.settle(data_dir)
         return Built()
+    prepared = prepared or prepare(data_dir)
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
     tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
     usage_days = [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)]

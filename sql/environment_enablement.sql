@@ -4,10 +4,15 @@
 -- Replays feature-environment-enabled / -disabled; feature-revived disables the flag in every
 -- environment (Unleash emits no event for that). An event belongs to the newest incarnation of its
 -- flag created at or before it.
--- Inputs: events, flag_history.
+-- Continued from the spans before (only events after them are in `events`), each span still open
+-- (`environment_enablement_open_before`) is replayed as the enable that opened it, so it comes out
+-- again, closed where a new event closes it; the spans closed before are not returned. With it
+-- empty, these are all the spans.
+-- Inputs: events, flag_incarnations, environment_enablement_open_before.
 WITH incarnations AS (
-    SELECT DISTINCT flag, incarnation, created_at
-    FROM flag_history
+    SELECT flag, incarnation, created_at
+    FROM flag_incarnations
+    WHERE created_at IS NOT NULL
 ),
 
 toggles AS (
@@ -17,10 +22,16 @@ toggles AS (
       AND e.feature_name IS NOT NULL AND e.environment IS NOT NULL AND e.created_at IS NOT NULL
 ),
 
+toggled AS (
+    SELECT DISTINCT flag, environment FROM toggles
+    UNION
+    SELECT DISTINCT flag, environment FROM environment_enablement_open_before
+),
+
 revives AS (
     SELECT r.id, r.created_at AS changed_at, r.feature_name AS flag, t.environment, 'feature-revived' AS type
     FROM events AS r
-    JOIN (SELECT DISTINCT flag, environment FROM toggles) AS t ON t.flag = r.feature_name
+    JOIN toggled AS t ON t.flag = r.feature_name
     WHERE r.type = 'feature-revived' AND r.created_at IS NOT NULL
 ),
 
@@ -28,6 +39,9 @@ attributed AS (
     SELECT c.*, i.incarnation
     FROM (SELECT * FROM toggles UNION ALL SELECT * FROM revives) AS c
     ASOF JOIN incarnations AS i ON i.flag = c.flag AND i.created_at <= c.changed_at
+    UNION ALL
+    SELECT -1 AS id, enabled_from, flag, environment, 'feature-environment-enabled', incarnation
+    FROM environment_enablement_open_before
 ),
 
 states AS (

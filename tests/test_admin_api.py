@@ -306,7 +306,7 @@ def test_a_second_run_reads_only_what_is_new_and_a_gap_past_48_hours_says_which_
     from pipeline.sources.unleash_api import ApiSession, UnleashApiSource
 
     monkeypatch.setenv("INSIGHTS_UNLEASH_TOKEN", unleash_server.ADMIN_TOKEN)
-    first = job.land(tmp_path, UnleashApiSource(scenario.unleash.url))
+    job.land(tmp_path, UnleashApiSource(scenario.unleash.url))
     landed = pq.read_table(Lake(tmp_path).files("events")).column("id").to_pylist()
     admin = httpx.Client(base_url=scenario.unleash.url, headers={"Authorization": unleash_server.ADMIN_TOKEN})
     admin.post("/api/admin/projects/default/stale", json={"features": ["search-ab"], "stale": True}).raise_for_status()

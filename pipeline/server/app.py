@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline import calendar, commits, dashboard, document, duck, job, trends
 from pipeline.lake import STATE_FILE, Lake
+from pipeline.trends import histories
 from pipeline.server.body import Body, Piece
 from pipeline.server.flag_list import FORMATS, FlagQuery, rendered
 from pipeline.server.flag_list import as_of as flag_list_as_of
@@ -228,7 +229,7 @@ class Reader:
         return rows
 
     def _histories(self) -> Path:
-        """The lake's shared histories (``trends.prepare``) for its generation now: the build's folder
+        """The lake's shared histories (``trends.histories``) for its generation now: the build's folder
         where it is current, else a folder of the server's own outside the data directory, computed
         once per landing, so that each week computed replays nothing."""
         built = job.current_histories(self.data_dir)
@@ -238,7 +239,7 @@ class Reader:
         with self._preparing:
             if self._prepared is None or self._prepared[0] != generation:
                 folder = tempfile.TemporaryDirectory(prefix="insights-web-histories-")
-                trends.prepare(Lake(self.data_dir), Path(folder.name))
+                histories.prepare(Lake(self.data_dir), Path(folder.name))
                 self._prepared = (generation, folder)  # the folder before is removed as it is dropped
             return Path(self._prepared[1].name)
 

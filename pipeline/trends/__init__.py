@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import calendar, duck, files, queries, slices
+from pipeline import calendar, duck, queries, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, start_of_day
 from pipeline.lake import Lake
-from pipeline.trends import inputs, usage
+from pipeline.trends import histories, inputs, usage
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,6 @@ CHECK_INPUTS = ("week_project_usage",)
 """Tables ``compute`` returns beside the datasets (queries of ``sql/``, read in the week grain of a
 build with months), for the data-quality checks only."""
 
-HISTORIES = ("flag_history", "project_history", "type_lifetimes", "environment_enablement", "flag_live")
-"""What every partition shares, in the order they build on each other: ``prepare`` writes them."""
 SNAPSHOT_STATES = ("flag_states_at", "listed_projects_at", "project_flag_counts", "flag_projects_at",
                    "lifecycle_stages_at")
 """The states at each snapshot moment, each after those it reads: computed for a grain as its trends need them."""
@@ -179,31 +177,14 @@ class CleanupSettings:
                          "constant_evaluations": pa.array([self.constant_evaluations], pa.int64())})
 
 
-def prepare(lake: Lake, folder: Path) -> None:
-    """Compute the histories every partition shares, once, into ``folder/<history>.parquet``.
-
-    Tasks that build one partition each then read these instead of replaying the whole lake:
-    the flag, project and lifetime histories, the enablement spans, and each flag's production
-    entry.
-    """
-    con = duck.connect()
-    try:
-        inputs.register(con, lake)
-        _histories(con, lake)
-        for history in HISTORIES:
-            files.write_parquet(lake.data_dir, folder / f"{history}.parquet", con.table(history).to_arrow_table())
-    finally:
-        con.close()
-
-
 def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: list[MonthSnapshot] = (),
             flags_as_of: dt.date | None = None, prepared: Path | None = None, usage_files: dict[str, str] | None = None,
             flags_before: Path | None = None, cleanup: CleanupSettings = CleanupSettings()) -> dict[str, pa.Table]:
     """Every dataset's rows for the given days (daily trends), week snapshots (weekly trends), month
     snapshots (``flag_usage_daily``) and, with ``flags_as_of``, the ``flags`` table as of that day.
 
-    ``prepared`` is a folder ``prepare`` wrote for this lake; without it the histories are
-    computed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
+    ``prepared`` is a folder ``histories.prepare`` wrote for this lake; without it the histories
+    are replayed here. ``usage_files`` are the warehouse's ``flag_usage_daily`` files of the months not
     asked for, by month (the ``flags`` table reads every day's usage). ``flags_before``: a stored
     ``flags`` table the new one may continue from (``Warehouse.flags_before``): then only the
     usage of the months from ``usage_window_start`` on is read. ``cleanup``: the ``flags`` table's
@@ -218,10 +199,9 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
     try:
         inputs.register(con, lake)
         if prepared is None:
-            _histories(con, lake)
+            histories.replay(con, lake)
         else:
-            for history in HISTORIES:
-                con.read_parquet(str(Path(prepared) / f"{history}.parquet")).to_table(history)
+            histories.load(con, prepared)
         month_days = [day for m in months for day in calendar.days(m.first, m.snapshot_day)]
         week_days = [day for w in weeks for day in calendar.days(w.monday, w.snapshot_day)]
         day_tables = _daily_usage(con, lake, month_days, set(week_days) | set(month_days))
@@ -359,7 +339,7 @@ def lifecycle_by_project(lake: Lake, as_of: dt.date, projects: Collection[str] =
     con = duck.connect()
     try:
         inputs.register(con, lake)
-        _histories(con, lake, ("flag_history", "project_history", "type_lifetimes"))
+        histories.replay(con, lake, ("flag_history", "project_history", "type_lifetimes"))
         con.register("lifecycle_projects_input", pa.table({"project": pa.array(sorted(set(projects)), pa.string())}))
         con.execute("CREATE TEMP TABLE lifecycle_projects AS SELECT * FROM lifecycle_projects_input")
         query = queries.load("lifecycle_now")
@@ -429,16 +409,6 @@ def _median(values: np.ndarray) -> float:
 def _number(value: float) -> int | float:
     """A whole number as an integer (JSON ``3``, not ``3.0``)."""
     return int(value) if float(value).is_integer() else float(value)
-
-
-def _histories(con, lake: Lake, names: Iterable[str] = HISTORIES) -> None:
-    for history in names:
-        query = history
-        if history == "flag_live" and not lake.has_rows("feature_lifecycles"):
-            query = "flag_live_from_metrics"  # an Unleash that records no lifecycle stages: what its metrics say
-            inputs.register_metrics(con, lake)
-            con.execute(f"CREATE TEMP VIEW client_metrics_history AS {queries.load('client_metrics_history')}")
-        con.execute(f"CREATE TEMP TABLE {history} AS {queries.load(query)}")
 
 
 @contextmanager
