@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "_state.json"
 LANDED_FILE = "landed.json"
+LANDING_MARK = "_landing.json"
+"""Written when a landing begins and removed when it ends: where it is left, a landing died and
+the next one looks for the files it wrote."""
 """Under ``state/``: the latest landing's generation and wall-clock time."""
 EVERYTHING = "everything"
 """A landing's ``affects_from`` when its data can change every partition (null: none)."""
@@ -175,13 +178,16 @@ class Lake:
     def quarantine_files(self, entity: str, since: dt.datetime | None = None) -> list[str]:
         """The committed quarantine files of an entity (``pipeline.quarantine``), oldest first, as
         absolute paths: only those of landings extracted at or after ``since`` where given."""
-        names = self.state.get("quarantine", {}).get(entity, [])
+        return [str(self.root / name) for name in self._quarantine_names(self.state, entity, since)]
+
+    def _quarantine_names(self, state: dict, entity: str, since: dt.datetime | None) -> list[str]:
+        names = state.get("quarantine", {}).get(entity, [])
         if since is not None:
             extracted = {landing["generation"]: dt.datetime.fromisoformat(landing["extracted_at"])
-                         for landing in self.landings}
+                         for landing in state["landings"]}
             names = [name for name in names
                      if extracted.get(int(name.rsplit("/g", 1)[1].split(".")[0]), since) >= since]
-        return [str(self.root / name) for name in names]
+        return names
 
     def first_event_at(self) -> dt.datetime | None:
         """The earliest instant of any landed event (None: no events)."""
@@ -225,6 +231,7 @@ class Lake:
         """
         self._remove_orphans()
         generation = self.generation + 1
+        files.write_json(self.data_dir, self.root / LANDING_MARK, {"generation": generation})
         landing = Landing(generation, session.extracted_at, source)
         state = json.loads(json.dumps(self.state))
         known_flags = None
@@ -246,10 +253,11 @@ class Lake:
             }[entity.kind]
             if entity.name.startswith("client_metrics") and known_flags is None:
                 known_flags = self._known_flags(state)  # events and features have landed by now
-            with self._quarantine(entity, landing, state, known_flags) as screen:
+            with self._quarantine(entity, landing, state, known_flags, since) as screen:
                 lander(entity, screen(_frames(entity, batches)), since, landing, state)
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
+            (self.root / LANDING_MARK).unlink()
             return landing
         self._roll_up_missing(state, generation)
         state["generation"] = generation
@@ -264,6 +272,10 @@ class Lake:
             }
         )
         files.write_json(self.data_dir, self.root / STATE_FILE, state)
+        replaced = self.state["entities"].get("events", {}).get("flags")
+        if replaced and replaced != state["entities"]["events"]["flags"]:
+            (self.root / replaced).unlink(missing_ok=True)  # only landing reads it
+        (self.root / LANDING_MARK).unlink()
         self.state, self._reaches, self._reaching = state, None, None
         # when it landed, by this machine's clock, for people (a sample's extraction is the end of its
         # simulated day); kept apart from the lake, whose bytes the same input always makes the same
@@ -273,15 +285,20 @@ class Lake:
         return landing
 
     @contextmanager
-    def _quarantine(self, entity: Entity, landing: Landing, state: dict, known_flags: pl.Series | None) -> Iterator:
+    def _quarantine(self, entity: Entity, landing: Landing, state: dict, known_flags: pl.Series | None,
+                    since: object | None) -> Iterator:
         """A screen for an entity's frames: rows a quarantine rule matches are set aside.
 
-        Rows quarantined before (a snapshot read again, the events overlap) are not counted twice.
+        Rows quarantined before (a snapshot read again, the events overlap) are not counted twice:
+        metrics are read again only from ``since`` (an hour or a day before the last landed), so
+        only the quarantine files of landings extracted from the day before it on can hold them.
         """
         known = known_flags if entity.name.startswith("client_metrics") else None
         entity_rules = quarantine.rules(entity.name, landing.extracted_at, known)
         name = f"_quarantine/{entity.name}/g{landing.generation:06d}.parquet"
-        earlier = [str(self.root / f) for f in state.get("quarantine", {}).get(entity.name, [])]
+        day = since.date() if isinstance(since, dt.datetime) else since
+        earlier = [str(self.root / f) for f in self._quarantine_names(
+            state, entity.name, _start(day - dt.timedelta(days=1)) if entity.kind == "daily_files" and day else None)]
         seen = pl.read_parquet(earlier) if earlier else pl.DataFrame(schema={"reason": pl.String, "row": pl.String})
         sink = files.ParquetSink(self.data_dir, self.root / name, quarantine.SCHEMA)
 
@@ -310,16 +327,21 @@ class Lake:
 
     def _known_flags(self, state: dict) -> pl.Series:
         """Every flag name the lake knows of (events and the newest features snapshot)."""
-        entities = state["entities"]
-        names = [pl.Series("name", [], dtype=pl.String)]
-        events = [str(self.root / f) for f in entities.get("events", {}).get("files", [])]
-        if events:
-            names.append(pl.scan_parquet(events).select(pl.col("feature_name").alias("name")).drop_nulls().unique()
-                         .collect()["name"])
-        snapshots = entities.get("features", {}).get("snapshots", [])
+        names = [self._event_flags(state)["name"]]
+        snapshots = state["entities"].get("features", {}).get("snapshots", [])
         if snapshots:
             names.append(pl.read_parquet(self.root / snapshots[-1]["file"], columns=["name"])["name"])
         return pl.concat(names).unique()
+
+    def _event_flags(self, state: dict) -> pl.DataFrame:
+        """Every flag name the landed events name, and whether a creation event names it: the
+        lake's file of them (``events/flags-g*.parquet``, one row per name, rewritten by each landing
+        of events from the one before and the new events alone), or for a lake written by older
+        code, read from every event file."""
+        entry = state["entities"].get("events", {})
+        if "flags" in entry:
+            return pl.read_parquet(self.root / entry["flags"])
+        return _event_flags([str(self.root / name) for name in entry.get("files", [])])
 
     def _since(self, entity: Entity) -> object | None:
         mark = self.watermarks.get(entity.name)
@@ -365,6 +387,9 @@ class Lake:
         if entity.kind == "events":
             instants = [i for i in (first, _instant(self._first_event_at(entry))) if i is not None]
             entry["first_at"] = _text(min(instants)) if instants else None
+            flags = pl.concat([self._event_flags(state), _event_flags([str(self.root / name)])])
+            entry["flags"] = f"{entity.name}/flags-g{landing.generation:06d}.parquet"
+            self._write(entry["flags"], flags.group_by("name").agg(pl.col("created").any()).sort("name").to_arrow(), {})
         entry.setdefault("files", []).append(name)
         previous = state["watermarks"].get(entity.name)
         if entity.kind == "events":
@@ -502,16 +527,10 @@ class Lake:
         trends never read, so their changes (a stale toggle on an old flag) must not reach back to
         the flag's creation; its events carry the change from their own instants.
         """
-        paths = [str(self.root / name) for name in state["entities"].get("events", {}).get("files", [])]
-        if not paths or features.height == 0:
+        if features.height == 0:
             return features
-        created = (
-            pl.scan_parquet(paths)
-            .filter(pl.col("type").is_in(["feature-created", "feature-import"]))
-            .select("feature_name")
-            .unique()
-            .collect()["feature_name"]
-        )
+        flags = self._event_flags(state)
+        created = flags.filter(pl.col("created"))["name"]
         covered = pl.col("name").is_in(created.implode())
         fallbacks = ("project", "type", "stale", "archived_at")
         return features.with_columns([pl.when(covered).then(None).otherwise(pl.col(c)).alias(c) for c in fallbacks])
@@ -542,12 +561,14 @@ class Lake:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def _remove_orphans(self) -> None:
-        """Delete files a dead landing wrote but never committed."""
-        if not self.root.exists():
+        """Delete files a dead landing wrote but never committed: only where one began and did not
+        end (its mark is left), so a landing does not walk a lake of years for nothing."""
+        if not (self.root / LANDING_MARK).exists():
             return
         committed = {p for e in self.state["entities"]
                      for p in self.files(e) + self.snapshot_files(e) + list(self.day_sums_files(e).values())}
         committed |= {str(self.root / f) for names in self.state.get("quarantine", {}).values() for f in names}
+        committed |= {str(self.root / e["flags"]) for e in self.state["entities"].values() if "flags" in e}
         orphans = [path for folder, _, names in os.walk(self.root) for name in names if name.endswith(".parquet")
                    and (path := os.path.join(folder, name)) not in committed]
         for path in orphans:
@@ -582,6 +603,16 @@ def earliest_changed_instant(entity: Entity, old: pl.DataFrame, new: pl.DataFram
     if not candidates:
         return None
     return both.select(pl.min_horizontal(candidates).min()).item()
+
+
+def _event_flags(paths: list[str]) -> pl.DataFrame:
+    """The flag names event files name, one row each, and whether a creation event names it."""
+    if not paths:
+        return pl.DataFrame(schema={"name": pl.String, "created": pl.Boolean})
+    return (pl.scan_parquet(paths).filter(pl.col("feature_name").is_not_null())
+            .group_by(pl.col("feature_name").alias("name"))
+            .agg(pl.col("type").is_in(["feature-created", "feature-import"]).any().alias("created"))
+            .collect())
 
 
 def _has_rows(root: Path, state: dict, entity: str) -> bool:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 
 from pipeline import commits, files, slices
@@ -207,9 +208,13 @@ class Warehouse:
         """Where a dataset's partition file lives: only ever under the warehouse, named by a day, week or month."""
         if dataset not in SCHEMAS or not PARTITION_KEY[partition.grain].fullmatch(partition.key):
             raise ValueError(f"not a warehouse partition: {dataset}/{partition.grain}={partition.key!r}")
+        return self.root / self._relative(dataset, partition)
+
+    @staticmethod
+    def _relative(dataset: str, partition: Partition) -> str:
         if partition.grain == "flags":
-            return self.root / dataset / "part-0.parquet"
-        return self.root / dataset / f"{partition.grain}={partition.key}" / "part-0.parquet"
+            return f"{dataset}/part-0.parquet"
+        return f"{dataset}/{partition.grain}={partition.key}/part-0.parquet"
 
     def built(self, partition: Partition) -> dict | None:
         """What built a partition (snapshot day, input generation, code version, rows), or None."""
@@ -224,29 +229,30 @@ class Warehouse:
     def is_current(self, partition: Partition, lake: Lake, code: str) -> bool:
         """Whether a partition's files exist and were built from today's inputs and code."""
         return self._is_current(partition, self.built(partition), lake, code,
-                                lambda path: path.exists())
+                                lambda dataset: self.path(dataset, partition).exists())
 
     def stale(self, partitions: list[Partition], lake: Lake, code: str) -> list[Partition]:
         """The partitions that are not current (``is_current``), found with one listing of the
-        records and of the warehouse's files rather than a look per partition (a run plans every
-        partition of the history)."""
-        existing = {os.path.join(folder, name) for folder, _, names in os.walk(self.root) for name in names}
+        records rather than a look per partition (a run plans every partition of the history), and
+        a file's existence asked by its name as text."""
         recorded = {entry.name for entry in os.scandir(self.records)} if self.records.exists() else set()
-        stale = []
+        root, stale = str(self.root), []
         for partition in partitions:
             name = f"{partition.grain}={partition.key}.json"
-            entry = json.loads((self.records / name).read_bytes()) if name in recorded else None
-            if not self._is_current(partition, entry, lake, code, lambda path: str(path) in existing):
+            entry = orjson.loads((self.records / name).read_bytes()) if name in recorded else None
+            if not self._is_current(partition, entry, lake, code,
+                                    lambda dataset: os.path.exists(f"{root}/{self._relative(dataset, partition)}")):
                 stale.append(partition)
         return stale
 
     def _is_current(self, partition: Partition, entry: dict | None, lake: Lake, code: str, exists) -> bool:
+        """``exists``: whether a dataset's file of the partition exists."""
         return (
             entry is not None
             and entry["snapshot_day"] == partition.snapshot_day.isoformat()
             and entry["code_version"] == _version(partition, code)
             and entry["input_generation"] >= input_generation(lake, partition.snapshot_day)
-            and all(exists(self.path(t, partition)) for t in partition.datasets)
+            and all(exists(t) for t in partition.datasets)
         )
 
     def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
@@ -277,9 +283,11 @@ class Warehouse:
     def committed(self, version: int) -> Committed:
         """Every partition's record as committed now; call it holding the commit lock (``commits.reading``)."""
         records = {}
-        for path in self.records.glob("*=*.json"):
-            grain, key = path.stem.split("=", 1)
-            records[grain, key] = json.loads(path.read_text(encoding="utf-8"))
+        for entry in os.scandir(self.records) if self.records.exists() else ():
+            if "=" in entry.name and entry.name.endswith(".json"):
+                grain, key = entry.name.removesuffix(".json").split("=", 1)
+                with open(entry.path, "rb") as record:
+                    records[grain, key] = orjson.loads(record.read())
         return Committed(version, records)
 
     def stored_usage_files(self) -> dict[str, Path]:

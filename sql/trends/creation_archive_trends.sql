@@ -24,12 +24,13 @@ creations AS (
         date_trunc('week', created_at) AS monday,
         date_trunc('week', created_at) + INTERVAL 7 DAY - INTERVAL 1 MILLISECOND AS counted_at
     FROM flag_history
+    WHERE change = 'created'
 ),
 
 counted AS (
     SELECT c.monday, h.project, coalesce(h.type, 'unknown') AS flag_type
     FROM creations AS c
-    JOIN flag_history AS h
+    JOIN (SELECT * FROM flag_history WHERE changed_at <= created_at + INTERVAL 7 DAY) AS h  -- the states of creation weeks
         ON h.flag = c.flag AND h.incarnation = c.incarnation AND h.changed_at <= c.counted_at AND h.until > c.counted_at
 ),
 
