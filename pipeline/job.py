@@ -130,6 +130,7 @@ def prepare(data_dir: Path) -> str:
     if not histories.is_prepared(folder):
         earlier = sorted(f for f in folder.parent.glob(f"g*-{code_version()}")
                          if f.name < folder.name and histories.is_prepared(f)) if folder.parent.exists() else []
+        shutil.rmtree(folder, ignore_errors=True)  # what a dead run left half written
         try:
             histories.prepare(lake, folder, earlier[-1] if earlier else None)
         except (duckdb.IOException, OSError):  # the earlier folder went meanwhile: replay it all

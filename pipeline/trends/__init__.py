@@ -214,6 +214,7 @@ def compute(lake: Lake, days: list[dt.date], weeks: list[WeekSnapshot], months: 
             _flag_usage_history(con, usage_files or {}, flags_as_of, flags_before)
             _unknown_metrics(con, lake, flags_as_of)
             con.register("cleanup_settings", cleanup.table())
+            _recent_events(con, flags_as_of)
         grains = (("day", _day_snapshots(days)), ("week", _week_snapshots(weeks)),
                   ("flags", _day_snapshots([flags_as_of] if flags_as_of else [])))
         for grain, snapshots in grains:
@@ -306,6 +307,16 @@ def _usage_history(con, usage_files: list[str], since: dt.date, through: dt.date
     day = duckdb.ColumnExpression("day")
     history.filter((day >= duckdb.ConstantExpression(since)) & (day <= duckdb.ConstantExpression(through))
                    ).create_view("usage_history", replace=True)
+
+
+def _recent_events(con, as_of: dt.date) -> None:
+    """``recent_events``: the events of the ``USAGE_WINDOW_DAYS`` days up to the end of ``as_of``
+    (``cleanup_settings`` allows no longer constant span), compared with constants so that the
+    scan skips the files and row groups of every earlier day."""
+    instant = duckdb.ColumnExpression("created_at")
+    since, through = start_of_day(as_of - dt.timedelta(days=USAGE_WINDOW_DAYS)), end_of_day(as_of)
+    con.table("events").filter((instant >= duckdb.ConstantExpression(since))
+                               & (instant <= duckdb.ConstantExpression(through))).create_view("recent_events", replace=True)
 
 
 def _unknown_metrics(con, lake: Lake, as_of: dt.date) -> None:

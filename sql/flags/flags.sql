@@ -20,7 +20,8 @@
 --         moment's: every day, or those from a start on), flags_before(flag, incarnation,
 --         last_evaluated_day, last_evaluated_production_day: an earlier flags table whose last days
 --         stand for the days before usage_history's start; empty when usage_history holds every day),
---         events, cleanup_settings(constant_days, constant_evaluations: one row).
+--         recent_events (the events of the 90 days up to the moment, at least), cleanup_settings(constant_days,
+--         constant_evaluations: one row).
 WITH moment AS (
     SELECT s.snapshot_at, s.snapshot_at::DATE AS as_of, c.constant_days, c.constant_evaluations
     FROM snapshots AS s
@@ -113,7 +114,7 @@ usage_of AS (
 
 reconfigured AS (
     SELECT DISTINCT e.feature_name AS flag
-    FROM events AS e
+    FROM recent_events AS e
     JOIN environments AS v ON v.name = e.environment AND v.type = 'production'
     CROSS JOIN moment AS m
     WHERE e.type IN ('feature-environment-enabled', 'feature-environment-disabled', 'feature-strategy-add',
@@ -122,7 +123,7 @@ reconfigured AS (
       AND e.created_at > m.snapshot_at - to_days(m.constant_days) AND e.created_at <= m.snapshot_at
     UNION
     SELECT e.feature_name  -- variants of every environment, as Unleash before environment variants kept them
-    FROM events AS e
+    FROM recent_events AS e
     CROSS JOIN moment AS m
     WHERE e.type = 'feature-variants-updated'
       AND e.created_at > m.snapshot_at - to_days(m.constant_days) AND e.created_at <= m.snapshot_at
