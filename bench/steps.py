@@ -40,13 +40,13 @@ def backfill(data_dir: str, datasets: str = "all") -> dict:
 
 def history(data_dir: str) -> dict:
     """The warehouse a team's daily runs leave over the whole history: built as ``insights
-    backfill``'s tasks build it (a month at a time from the shared histories, then one commit;
+    backfill``'s tasks build it (a run of months at a time from the shared histories, then one commit;
     without Prefect), and the ``flags`` tables as of its last day."""
     data = Path(data_dir)
     partitions = job.plan_backfill(data, job.first_day(data), END)
     prepared = job.prepare(data)
-    built = sum(len(job.build(data, month, prepared, deferred=True).rows)
-                for month in job.backfill_months(partitions).values())
+    built = sum(len(job.build(data, span, prepared, deferred=True).rows)
+                for span in job.backfill_tasks(data, partitions).values())
     job.commit_deferred(data)
     job.build(data, [flags_partition(END)])
     return {"partitions": built + 1}

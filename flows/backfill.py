@@ -1,11 +1,12 @@
-"""The backfill flow: recompute every partition of a date range from the lake, a month a task.
+"""The backfill flow: recompute every partition of a date range from the lake, a run of months a task.
 
-One parent flow run; the histories all partitions share are prepared once, then one task per
-month (its days, the weeks whose Thursday it holds, its usage: ``job.backfill_months``) runs on
-the flow's task runner: a thread pool of ``concurrency`` workers by default, or Dask
-(``task_runner("dask", address)``). A task per month rather than per partition keeps Prefect's
-cost per task (a few tenths of a second) a small share of a year, and each pass over the lake
-covers a month. Tasks take partition keys and paths, never data frames, so they travel to any
+One parent flow run; the histories all partitions share are prepared once, then one task per run
+of consecutive months (their days, the weeks whose Thursday they hold, their usage:
+``job.backfill_tasks``), as many months as hold about a month of a large instance's metrics, runs
+on the flow's task runner: a thread pool of ``concurrency`` workers by default, or Dask
+(``task_runner("dask", address)``). Tasks of months rather than partitions keep Prefect's cost
+per task (a few tenths of a second) a small share of the backfill, and each task's memory is
+bounded by the metrics it reads, not the range. Tasks take partition keys and paths, never data frames, so they travel to any
 worker. Each task stages its files; when all have succeeded they are published as one commit, so
 readers see the warehouse before the backfill or after it, and a failed backfill changes nothing.
 A table artifact sums up partitions, rows and durations.
@@ -26,7 +27,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tasks import build_month, commit_partitions, prepare_histories
+from flows.tasks import build_span, commit_partitions, prepare_histories
 from pipeline import job
 from pipeline.lock import exclusive
 from pipeline.manifest import RunManifest
@@ -97,15 +98,15 @@ def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool)
     with RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
         partitions = job.plan_backfill(Path(data_dir), first, last)
         prepared = prepare_histories(data_dir)
-        futures = [build_month.submit(data_dir, month, of_month, prepared)
-                   for month, of_month in job.backfill_months(partitions).items()]
+        futures = [build_span.submit(data_dir, span, of_span, prepared)
+                   for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
         built: list[dict] = []
         with click.progressbar(length=len(partitions), label="partitions", file=sys.stderr,
                                hidden=not show_progress) as progress:
             for future in as_completed(futures):
-                month = future.result()
-                built += month
-                progress.update(len(month))
+                span = future.result()
+                built += span
+                progress.update(len(span))
         built.sort(key=lambda b: b["partition"])
         step["files_committed"] = commit_partitions(data_dir)  # every partition at once: readers see one change
         step["partitions"] = {b["partition"]: b["rows"] for b in built}
@@ -114,6 +115,6 @@ def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool)
         table=built,
         description=f"Backfill of {first.isoformat()}..{last.isoformat()}: {len(built)} partitions, "
         f"{sum(b['rows'] for b in built)} rows, "
-        f"{sum({b['month']: b['month_seconds'] for b in built}.values()):.1f} task-seconds",
+        f"{sum({b['task']: b['task_seconds'] for b in built}.values()):.1f} task-seconds",
     )
     return {"partitions": len(built), "manifest": str(manifest.path)}

@@ -82,17 +82,17 @@ def build_partitions(data_dir: str, partitions: list[Partition], label: str) -> 
             "checks": built.checks}
 
 
-@task(task_run_name="build-{month}", cache_policy=NONE)
-def build_month(data_dir: str, month: str, partitions: list[Partition], prepared: str) -> list[dict]:
-    """Build a month's partitions (``job.backfill_months``) in one pass from the prepared histories,
-    staged for the backfill's one commit (``commit_partitions``); returns each one's key and rows,
-    and the month's seconds."""
+@task(task_run_name="build-{span}", cache_policy=NONE)
+def build_span(data_dir: str, span: str, partitions: list[Partition], prepared: str) -> list[dict]:
+    """Build a run of months' partitions (``job.backfill_tasks``) in one pass from the prepared
+    histories, staged for the backfill's one commit (``commit_partitions``); returns each one's
+    key and rows, and the task's seconds."""
     began = time.perf_counter()
     built = job.build(Path(data_dir), partitions, prepared, deferred=True)
     seconds = round(time.perf_counter() - began, 3)
     failed = sum(1 for offending in built.checks.values() if offending)
-    return [{"partition": f"{p.grain}={p.key}", "month": month, "rows": sum(rows.values()), "failed_checks": failed,
-             "month_seconds": seconds} for p, rows in sorted(built.rows.items())]
+    return [{"partition": f"{p.grain}={p.key}", "task": span, "rows": sum(rows.values()), "failed_checks": failed,
+             "task_seconds": seconds} for p, rows in sorted(built.rows.items())]
 
 
 @task(task_run_name="commit", cache_policy=NONE)

@@ -217,8 +217,9 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
              dask_address: str | None, wait_seconds: float) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
-    Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per
-    month. Idempotent: the same range gives the same bytes.
+    Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per run of
+    months (about a month of a large instance's metrics each). Idempotent: the same range gives the
+    same bytes.
     """
     from pipeline import job
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import calendar, checks, commits, document, duck, files, trends
 from pipeline.lake import Lake, Landing
-from pipeline.trends import histories
+from pipeline.trends import histories, inputs
 from pipeline.sources import Source
 from pipeline.warehouse import (
     SCHEMAS,
@@ -117,6 +118,35 @@ def backfill_months(partitions: list[Partition]) -> dict[str, list[Partition]]:
             month = partition.key
         months.setdefault(month, []).append(partition)
     return dict(sorted(months.items()))
+
+
+TASK_SUMS_ROWS = 1_500_000
+"""The most rolled-up metrics rows (one per day, flag, app and environment) a backfill task reads:
+about a month of an instance of 10,000 flags evaluated a million times an hour-row a day, which
+bounds a task's memory; a smaller instance's months share a task, so that Prefect's cost per task
+stays a small share of its backfill."""
+
+
+def backfill_tasks(data_dir: Path, partitions: list[Partition], most_rows: int = TASK_SUMS_ROWS
+                   ) -> dict[str, list[Partition]]:
+    """``backfill_months`` in runs of consecutive months whose days hold at most ``most_rows`` rolled-up
+    metrics rows together (a month holding more is a task alone), by their span
+    (``2025-01`` or ``2025-01..2025-04``), in order."""
+    rows: dict[str, int] = {}
+    lake = Lake(data_dir)
+    sums = lake.day_sums_files("client_metrics") | lake.day_sums_files("client_metrics_daily")
+    hourly, daily = inputs.metrics_files(lake)
+    for day, file in (hourly | daily).items():
+        month = calendar.month_id(day)
+        rows[month] = rows.get(month, 0) + pq.ParquetFile(sums.get(file, file)).metadata.num_rows
+    tasks: list[tuple[list[str], list[Partition]]] = []
+    for month, of_month in backfill_months(partitions).items():
+        if tasks and sum(rows.get(m, 0) for m in tasks[-1][0]) + rows.get(month, 0) <= most_rows:
+            tasks[-1][0].append(month)
+            tasks[-1][1].extend(of_month)
+        else:
+            tasks.append(([month], list(of_month)))
+    return {(months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"): of for months, of in tasks}
 
 
 def prepare(data_dir: Path) -> str:

@@ -150,3 +150,23 @@ def test_a_backfill_builds_a_month_a_task_each_week_in_the_month_of_its_thursday
     }
     assert [sum(p.grain == "day" for p in of) for of in months.values()] == [12, 31, 3]
     assert sorted(p for of in months.values() for p in of) == sorted(partitions)
+
+
+def test_a_backfill_task_holds_as_many_months_as_hold_its_metrics_rows(tmp_path):
+    """Months share a task while their rolled-up rows (one per day, flag, app and environment) fit."""
+    u = Instance()
+    u.project("p")
+    u.flag("a", "p", "2024-12-20T09:00")
+    u.metrics("a", "web", "production", "2025-01-05T10:00", yes=5, no=0)
+    u.metrics("a", "web", "production", "2025-01-05T11:00", yes=1, no=1)  # the same day's row
+    u.metrics("a", "ios", "production", "2025-01-05T10:00", yes=2, no=0)
+    u.metrics("a", "web", "production", "2025-01-06T10:00", yes=1, no=0)  # January: 3 rows
+    u.metrics("a", "web", "production", "2025-02-03T10:00", yes=1, no=0)  # February: 1 row
+    u.land(tmp_path, extracted_at="2025-02-03T23:00")
+    partitions = job.partitions_between(dt.date(2024, 12, 20), dt.date(2025, 2, 3), dt.date(2025, 2, 3), flag_usage=True)
+    months = job.backfill_months(partitions)
+    assert {span: len(of) for span, of in job.backfill_tasks(tmp_path, partitions).items()} == {
+        "2024-12..2025-02": len(partitions)}
+    assert job.backfill_tasks(tmp_path, partitions, most_rows=3) == {
+        "2024-12..2025-01": months["2024-12"] + months["2025-01"], "2025-02": months["2025-02"]}
+    assert job.backfill_tasks(tmp_path, partitions, most_rows=2) == months  # January alone is more than 2
