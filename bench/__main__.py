@@ -173,6 +173,14 @@ def main() -> None:
         figures.append(("daily run, the seven trends alone, peak RSS (MiB)",
                         max(d["peak_rss_mib"] for d in dailies["long-trends"]), None, "reported"))
         figures.append(("flags table on disk (MB)", stored["flags"] / 1e6, None, "reported"))
+        log(f"a daily run from the Admin API of a stand-in Unleash serving the {QUARTER}-day instance "
+            f"({tier.flags:,} flags; bench/standin.py says why its figures carry over)")
+        api = details["api_daily"] = step("api_daily", data_dir=str(quarter), work_dir=str(work))
+        figures.append((f"daily run from the Admin API, {tier.flags:,} flags: requests", api["requests"]["requests"], None,
+                        "reported"))
+        figures.append(("daily run from the Admin API: MB read", api["requests"]["bytes"] / 1e6, None, "reported"))
+        figures.append(("daily run from the Admin API: landing (s)", api["step_seconds"]["land"], None, "reported"))
+        figures.append(("daily run from the Admin API (s)", sum(api["step_seconds"].values()), None, "reported"))
         startup = step("prefect_startup")
         figures.append(("Prefect start-up, temporary server (s)", startup["wall_seconds"], None, "reported apart"))
         if not args.skip_postgres:

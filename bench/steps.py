@@ -168,6 +168,45 @@ def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
     return {"rows": landing.rows, "partitions": len(built.rows), "step_seconds": seconds}
 
 
+def api_daily(data_dir: str, work_dir: str) -> dict:
+    """A daily run from the Admin API of a stand-in serving the lake of ``data_dir`` as an Unleash
+    of its size (``bench/standin.py``): a first run lands all but its last day and builds it, then
+    the day after's run is measured as ``daily`` measures one, with its requests, bytes and the
+    source's seconds."""
+    import os
+
+    from bench.standin import Standin
+    from pipeline.sources.unleash_api import UnleashApiSource
+    from tests.web import serving
+
+    now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    standin = Standin(data_dir, now - calendar.start_of_day(END + dt.timedelta(days=1)))
+    api_dir = Path(work_dir) / "api-daily"
+    shutil.rmtree(api_dir, ignore_errors=True)
+    os.environ["INSIGHTS_UNLEASH_TOKEN"] = "bench-standin-token"
+    with serving(standin.app) as url:
+        standin.cutoff = now - dt.timedelta(days=1)
+        first = UnleashApiSource(url)
+        job.land(api_dir, first)
+        job.build(api_dir, job.plan_run(api_dir, (standin.cutoff - dt.timedelta(hours=1)).date()))
+        standin.cutoff = now
+        seconds, day = {}, (now - dt.timedelta(hours=1)).date()
+        began = time.perf_counter()
+        source = UnleashApiSource(url)
+        landing = job.land(api_dir, source)
+        seconds["land"] = time.perf_counter() - began
+        began = time.perf_counter()
+        built = job.build(api_dir, job.plan_run(api_dir, day))
+        seconds["build"] = time.perf_counter() - began
+        began = time.perf_counter()
+        first_day, last_day = calendar.default_range(day)
+        document.write(api_dir, api_dir / "documents" / "bench.json", job.export(api_dir, first_day, last_day))
+        seconds["document"] = time.perf_counter() - began
+    shutil.rmtree(api_dir, ignore_errors=True)
+    return {"rows": landing.rows, "partitions": len(built.rows), "step_seconds": seconds, "requests": source.counts,
+            "first_run_requests": first.counts}
+
+
 def export(data_dir: str) -> dict:
     doc = job.export(Path(data_dir), END - dt.timedelta(days=364), END)
     return {"rows": sum(len(v) for v in doc.values())}
@@ -377,7 +416,7 @@ def prefect_startup() -> dict:
 
 
 STEPS = {f.__name__: f for f in (generate, backfill, history, cli_backfill, floor, daily, export, sizes, dashboard_file, serve,
-                                  serve_any, extract, prefect_startup)}
+                                  serve_any, extract, prefect_startup, api_daily)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

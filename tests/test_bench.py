@@ -30,6 +30,8 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
           for figure in ("median (ms)", "99th percentile (ms)", "errors")),
         "full backfill beside the served clients (s)", "insights backfill, standing Prefect server (s)",
         "insights backfill, temporary Prefect server (s)", "insights backfill peak RSS (MiB)",
+        "daily run from the Admin API, 300 flags: requests", "daily run from the Admin API: MB read",
+        "daily run from the Admin API: landing (s)", "daily run from the Admin API (s)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
@@ -41,6 +43,8 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
     assert "| full backfill (s) |" in done.stdout
     dailies = report["details"]["daily"] + report["details"]["daily_three_months"]
     assert [d["partitions"] for d in dailies] == [4, 4]  # the new day, its week and month, the flags tables
+    api = report["details"]["api_daily"]  # the stand-in's 300 flags: 3 pages of the sweep, and a request a flag evaluated
+    assert 3 < api["requests"]["requests"] < api["first_run_requests"]["requests"] and api["rows"]["client_metrics"] > 0
 
 
 def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkeypatch):
