@@ -91,11 +91,17 @@ class Lake:
     def __init__(self, data_dir: Path, root: Path | None = None):
         self.data_dir = Path(data_dir)
         self.root = Path(root) if root else self.data_dir / "lake"
+        self._root_text = str(self.root)
         self.state = self._load_state()
         self._reaches: list | None = None
         self._reaching: tuple[int, list[dt.datetime], list[int]] | None = None
 
     # ---- reading -------------------------------------------------------------------------------
+
+    def _path(self, name: str) -> str:
+        """A lake file's absolute path, from its name relative to the lake (text: a daily run lists
+        thousands, and ``Path`` objects cost more than the rest of its listing)."""
+        return os.path.join(self._root_text, name)
 
     @property
     def generation(self) -> int:
@@ -160,25 +166,25 @@ class Lake:
         """Every committed file of an append-only or day-partitioned entity, as absolute paths."""
         entry = self.state["entities"].get(entity, {})
         names = entry.get("files", []) + sorted(entry.get("days", {}).values())
-        return [str(self.root / name) for name in names]
+        return [self._path(name) for name in names]
 
     def day_files(self, entity: str) -> dict[dt.date, str]:
         """The committed file of each day of a day-partitioned entity, by day (only days with rows)."""
         days = self.state["entities"].get(entity, {}).get("days", {})
-        return {dt.date.fromisoformat(d): str(self.root / days[d]) for d in sorted(days)}
+        return {dt.date.fromisoformat(d): self._path(days[d]) for d in sorted(days)}
 
     def day_sums_files(self, entity: str) -> dict[str, str]:
         """The sums landing rolled up of each day file of a day-partitioned entity, by the day file's
         path (``pipeline.rollups``): only those of the day files committed now."""
         entry = self.state["entities"].get(entity, {})
         sums, days = entry.get("sums", {}), entry.get("days", {})
-        return {str(self.root / days[d]): str(self.root / name) for d, name in sums.items()
+        return {self._path(days[d]): self._path(name) for d, name in sums.items()
                 if d in days and name == rollups.sums_name(days[d])}
 
     def quarantine_files(self, entity: str, since: dt.datetime | None = None) -> list[str]:
         """The committed quarantine files of an entity (``pipeline.quarantine``), oldest first, as
         absolute paths: only those of landings extracted at or after ``since`` where given."""
-        return [str(self.root / name) for name in self._quarantine_names(self.state, entity, since)]
+        return [self._path(name) for name in self._quarantine_names(self.state, entity, since)]
 
     def _quarantine_names(self, state: dict, entity: str, since: dt.datetime | None) -> list[str]:
         names = state.get("quarantine", {}).get(entity, [])
@@ -198,12 +204,12 @@ class Lake:
         lake written by older code does not record it yet (ISO 8601; None: no events)."""
         if "first_at" in entry or not entry.get("files"):
             return entry.get("first_at")
-        paths = [str(self.root / name) for name in entry["files"]]
+        paths = [self._path(name) for name in entry["files"]]
         return _text(pl.scan_parquet(paths).select(pl.col("created_at").min()).collect().item())
 
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""
-        return [str(self.root / s["file"]) for s in self.state["entities"].get(entity, {}).get("snapshots", [])]
+        return [self._path(s["file"]) for s in self.state["entities"].get(entity, {}).get("snapshots", [])]
 
     def latest_snapshot(self, entity: str) -> str | None:
         """The newest snapshot file of an entity, or None when it was never landed."""
@@ -297,7 +303,7 @@ class Lake:
         entity_rules = quarantine.rules(entity.name, landing.extracted_at, known)
         name = f"_quarantine/{entity.name}/g{landing.generation:06d}.parquet"
         day = since.date() if isinstance(since, dt.datetime) else since
-        earlier = [str(self.root / f) for f in self._quarantine_names(
+        earlier = [self._path(f) for f in self._quarantine_names(
             state, entity.name, _start(day - dt.timedelta(days=1)) if entity.kind == "daily_files" and day else None)]
         seen = pl.read_parquet(earlier) if earlier else pl.DataFrame(schema={"reason": pl.String, "row": pl.String})
         sink = files.ParquetSink(self.data_dir, self.root / name, quarantine.SCHEMA)
@@ -341,7 +347,7 @@ class Lake:
         entry = state["entities"].get("events", {})
         if "flags" in entry:
             return pl.read_parquet(self.root / entry["flags"])
-        return _event_flags([str(self.root / name) for name in entry.get("files", [])])
+        return _event_flags([self._path(name) for name in entry.get("files", [])])
 
     def _since(self, entity: Entity) -> object | None:
         mark = self.watermarks.get(entity.name)
@@ -387,7 +393,7 @@ class Lake:
         if entity.kind == "events":
             instants = [i for i in (first, _instant(self._first_event_at(entry))) if i is not None]
             entry["first_at"] = _text(min(instants)) if instants else None
-            flags = pl.concat([self._event_flags(state), _event_flags([str(self.root / name)])])
+            flags = pl.concat([self._event_flags(state), _event_flags([self._path(name)])])
             entry["flags"] = f"{entity.name}/flags-g{landing.generation:06d}.parquet"
             self._write(entry["flags"], flags.group_by("name").agg(pl.col("created").any()).sort("name").to_arrow(), {})
         entry.setdefault("files", []).append(name)
@@ -457,7 +463,7 @@ class Lake:
     def _roll_up(self, day_file: str, sums: dict, day: dt.date) -> None:
         """Write a day file's sums beside it (``pipeline.rollups``) and list them in ``sums``."""
         name = rollups.sums_name(day_file)
-        self._write(name, rollups.day_sums(str(self.root / day_file)), {})
+        self._write(name, rollups.day_sums(self._path(day_file)), {})
         sums[day.isoformat()] = name
 
     def _roll_up_missing(self, state: dict, generation: int) -> None:
@@ -567,8 +573,8 @@ class Lake:
             return
         committed = {p for e in self.state["entities"]
                      for p in self.files(e) + self.snapshot_files(e) + list(self.day_sums_files(e).values())}
-        committed |= {str(self.root / f) for names in self.state.get("quarantine", {}).values() for f in names}
-        committed |= {str(self.root / e["flags"]) for e in self.state["entities"].values() if "flags" in e}
+        committed |= {self._path(f) for names in self.state.get("quarantine", {}).values() for f in names}
+        committed |= {self._path(e["flags"]) for e in self.state["entities"].values() if "flags" in e}
         orphans = [path for folder, _, names in os.walk(self.root) for name in names if name.endswith(".parquet")
                    and (path := os.path.join(folder, name)) not in committed]
         for path in orphans:
