@@ -205,7 +205,7 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
 @click.option("--to", "last", type=DAY, required=True, help="Last day to recompute (included).")
 @data_dir_option
 @click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Months built at once (threads, or local Dask worker processes).")
+              help="Tasks (runs of months) built at once (threads, or local Dask worker processes).")
 @click.option("--task-runner", "runner", type=click.Choice(["threads", "dask"]), default="threads",
               show_default=True, envvar="INSIGHTS_TASK_RUNNER", help="Where partition tasks run (env INSIGHTS_TASK_RUNNER).")
 @click.option("--dask-address", envvar="INSIGHTS_DASK_ADDRESS",

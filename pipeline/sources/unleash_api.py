@@ -196,7 +196,7 @@ class ApiSession:
 
         def stages(flag: dict) -> list[dict]:
             if _same_latest_stage(flag.get("lifecycle"), landed.get(flag["name"])):
-                return landed[flag["name"]]
+                return landed.get(flag["name"], [])
             path = f"/api/admin/projects/{quote(flag['project'], safe='')}/features/{quote(flag['name'], safe='')}/lifecycle"
             return [{"feature": flag["name"], "stage": s["stage"], "created_at": _instant(s["enteredStageAt"])}
                     for s in self.api.get(path)]
@@ -259,8 +259,11 @@ class ApiSession:
 
 
 def _same_latest_stage(swept: dict | None, landed: list[dict] | None) -> bool:
-    """Whether the sweep's latest stage of a flag (stage, entered at) is the latest the lake has for it."""
-    if not swept or not landed or not swept.get("enteredStageAt"):
+    """Whether the sweep's latest stage of a flag (stage, entered at) is the latest the lake has for it
+    (a flag with no stage shown and none landed, one older than Unleash's lifecycles, has nothing to ask)."""
+    if not swept or not swept.get("enteredStageAt"):
+        return not landed
+    if not landed:
         return False
     latest = max(landed, key=lambda row: row["created_at"])
     entered = latest["created_at"]
