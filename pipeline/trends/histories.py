@@ -163,26 +163,30 @@ def _write(con: duckdb.DuckDBPyConnection, lake: Lake, folder: Path, previous: P
            through: str | None) -> None:
     """Compute each history from what ``con`` holds (the state before, empty for a full replay) and
     write it, then the state, then the manifest."""
+    changed = None  # the latest change among the rows computed now (the rows kept before are older)
     for history in HISTORIES:
         table = con.sql(queries.load(_query(con, lake, history))).to_arrow_table()
         if history in CLOSED:
             con.register("computed", table)
             latest = con.sql(f"SELECT * FROM computed WHERE {CLOSED[history]}").to_arrow_table()
             closed = con.sql(f"SELECT * FROM computed WHERE NOT ({CLOSED[history]})").to_arrow_table()
+            if history == "flag_history":
+                [(changed,)] = con.sql("SELECT max(changed_at) FILTER (WHERE changed_at < 'infinity') FROM computed"
+                                       ).fetchall()
             con.unregister("computed")
             files.write_parquet(lake.data_dir, folder / f"{history}.parquet", latest)
             _write_parts(lake, folder, previous, history, closed)
-            con.read_parquet(paths(folder, history)).to_table(history)  # flag_live may read it whole
+            if history == "environment_enablement" and not lake.has_rows("feature_lifecycles"):
+                con.read_parquet(paths(folder, history)).to_table(history)  # flag_live from the metrics reads every span
         else:
             files.write_parquet(lake.data_dir, folder / f"{history}.parquet", table)
     files.write_parquet(lake.data_dir, folder / "flag_incarnations.parquet",
                         con.table("flag_incarnations").to_arrow_table())
     files.write_parquet(lake.data_dir, folder / "history_events.parquet",
                         con.sql(f"SELECT * FROM events WHERE {HISTORY_EVENTS}").to_arrow_table())
-    [(latest,)] = con.execute("""
-        SELECT greatest((SELECT max(changed_at) FILTER (WHERE changed_at < 'infinity') FROM flag_history),
-                        (SELECT max(created_at) FROM events), $through::TIMESTAMPTZ)""",
-                              {"through": through or "-infinity"}).fetchall()
+    [(latest,)] = con.execute("SELECT greatest($changed::TIMESTAMPTZ, (SELECT max(created_at) FROM events), "
+                              "$through::TIMESTAMPTZ)", {"changed": changed, "through": through or "-infinity"}
+                              ).fetchall()
     files.write_json(lake.data_dir, folder / MANIFEST,
                      {**replayed, "through": latest.isoformat(), "continued": previous is not None})
     log.info("histories of generation %d %s", lake.generation,
