@@ -63,9 +63,10 @@ def test_prometheus_scrapes_each_projects_figures_from_insights_web(prometheus, 
             series = []
             for _ in range(600):
                 try:
-                    found = httpx.get(f"http://127.0.0.1:{port}/api/v1/query",
-                                      params={"query": "insights_project_cleanup_candidates"}).json()
-                    series = found.get("data", {}).get("result", [])
+                    answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query",
+                                       params={"query": "insights_project_cleanup_candidates"})
+                    if answer.status_code == 200:  # a starting Prometheus answers 503 "Service Unavailable"
+                        series = answer.json().get("data", {}).get("result", [])
                 except httpx.TransportError:
                     pass
                 if series:
