@@ -272,6 +272,12 @@ def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(s
     for entity in ("events", "features", "feature_environments", "feature_types", "environments", "projects",
                    "feature_lifecycles"):
         tables = {name: _entity(lake, entity) for name, lake in lakes.items()}
+        if entity == "events":  # Unleash logs some events of its own in the background (an application seen,
+            # say): the database, landed second, may hold a few the API's landing had not seen yet
+            seen = max(e["id"] for e in tables["api"])
+            later = [e for e in tables["db"] if e["id"] > seen]
+            assert all(e["feature_name"] is None for e in later), later
+            tables["db"] = [e for e in tables["db"] if e["id"] <= seen]
         assert tables["api"] == tables["db"], entity
     users = {name: _entity(lake, "users") for name, lake in lakes.items()}
     people = [u for u in users["db"] if not u["is_service"] and not u["is_system"]]
