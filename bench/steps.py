@@ -39,17 +39,12 @@ def backfill(data_dir: str, datasets: str = "all") -> dict:
 
 
 def history(data_dir: str) -> dict:
-    """The warehouse a team's daily runs leave over the whole history: built as ``insights
-    backfill``'s tasks build it (a run of months at a time from the shared histories, then one commit;
-    without Prefect), and the ``flags`` tables as of its last day."""
+    """The warehouse a team's daily runs leave over the whole history, and the ``flags`` tables as of
+    its last day: one build, a run of months at a time (``job.build``), as ``insights backfill``'s
+    tasks build them."""
     data = Path(data_dir)
     partitions = job.plan_backfill(data, job.first_day(data), END)
-    prepared = job.prepare(data)
-    built = sum(len(job.build(data, span, prepared, deferred=True).rows)
-                for span in job.backfill_tasks(data, partitions).values())
-    job.commit_deferred(data)
-    job.build(data, [flags_partition(END)])
-    return {"partitions": built + 1}
+    return {"partitions": len(job.build(data, [*partitions, flags_partition(END)]).rows)}
 
 
 def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -> dict:

@@ -131,6 +131,14 @@ class Batch:
         kept, self.staged = self.staged, []
         return kept
 
+    def staged_file(self, target: Path) -> Path | None:
+        """The file last staged for ``target``, once written; None where none is staged."""
+        for (staged, staged_for), written in zip(reversed(self.staged), reversed(self.writing)):
+            if staged_for == target:
+                written.result()
+                return staged
+        return None
+
     def discard(self) -> None:
         """Drop whatever is staged and not yet published."""
         self.pool.shutdown(cancel_futures=True)

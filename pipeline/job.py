@@ -134,13 +134,14 @@ def backfill_tasks(data_dir: Path, partitions: list[Partition], most_rows: int =
     (``2025-01`` or ``2025-01..2025-04``), in order."""
     rows: dict[str, int] = {}
     lake = Lake(data_dir)
+    months = backfill_months(partitions)
     sums = lake.day_sums_files("client_metrics") | lake.day_sums_files("client_metrics_daily")
     hourly, daily = inputs.metrics_files(lake)
     for day, file in (hourly | daily).items():
-        month = calendar.month_id(day)
-        rows[month] = rows.get(month, 0) + pq.ParquetFile(sums.get(file, file)).metadata.num_rows
+        if (month := calendar.month_id(day)) in months:
+            rows[month] = rows.get(month, 0) + pq.ParquetFile(sums.get(file, file)).metadata.num_rows
     tasks: list[tuple[list[str], list[Partition]]] = []
-    for month, of_month in backfill_months(partitions).items():
+    for month, of_month in months.items():
         if tasks and sum(rows.get(m, 0) for m in tasks[-1][0]) + rows.get(month, 0) <= most_rows:
             tasks[-1][0].append(month)
             tasks[-1][1].extend(of_month)
@@ -204,7 +205,8 @@ class Built:
 
 
 def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None, deferred: bool = False) -> Built:
-    """Compute the given partitions in one pass over the lake, check them, then commit them together.
+    """Compute the given partitions in one pass over the lake (a longer build, in runs of months:
+    ``_spans``), check them, then commit them together.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it, it is
     prepared here (continued from the last run's). A failed error-level check writes nothing. With nothing
@@ -218,7 +220,38 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         return Built()
     prepared = prepared or prepare(data_dir)
     lake, warehouse, code = Lake(data_dir), Warehouse(data_dir), code_version()
-    tables, check_inputs = _compute(lake, partitions, prepared, warehouse)
+    built = Built()
+    with (_deferred(data_dir) if deferred else warehouse.batch()) as batch:
+        for span in _spans(data_dir, partitions):
+            staged_usage = {p.key: str(batch.staged_file(warehouse.path("flag_usage_daily", p)))
+                            for p in built.rows if p.grain == "month" and any(s.grain == "flags" for s in span)}
+            tables, check_inputs = _compute(lake, span, prepared, warehouse, staged_usage)
+            for check, offending in _checked(span, tables, check_inputs).items():
+                built.checks[check] = built.checks.get(check, 0) + offending
+            for partition in sorted(span):
+                built.rows[partition] = warehouse.write(
+                    partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
+                )
+            del tables, check_inputs  # the next span's rows take their place
+    log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
+    return built
+
+
+def _spans(data_dir: Path, partitions: list[Partition]) -> list[list[Partition]]:
+    """The partitions in the groups a build computes at once. A daily run's (at most two months) is
+    one; a longer build (a backfill, a rebuild for new code) is built in ``backfill_tasks``' runs of
+    months, so that what it holds is bounded by a run's metrics, not the range, with the ``flags``
+    table last, reading the usage the runs staged."""
+    flags = [p for p in partitions if p.grain == "flags"]
+    dated = [p for p in partitions if p.grain != "flags"]
+    runs = list(backfill_tasks(data_dir, dated).values()) if len(backfill_months(dated)) > 2 else [dated]
+    return [partitions] if len(runs) == 1 else [*runs, *([flags] if flags else [])]
+
+
+def _checked(partitions: list[Partition], tables: dict[str, dict[str, pa.Table]], check_inputs: dict[str, pa.Table]
+             ) -> dict[str, int]:
+    """The checks of partitions computed together, enforced (an error-level failure raises); returns
+    the offending rows per check."""
     usage_days = [d for p in partitions if p.grain == "month" for d in calendar.days(p.month.first, p.snapshot_day)]
     results = checks.run({
         **{name: pa.concat_tables(parts.values()) for name, parts in tables.items() if name != "flag_usage_daily"},
@@ -228,15 +261,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
         for month_results in pool.map(lambda month: checks.run({"flag_usage_daily": month}),
                                       tables.get("flag_usage_daily", {}).values()):
             results += month_results
-    checked = checks.enforce(results)
-    built = Built(checks=checked)
-    with (_deferred(data_dir) if deferred else warehouse.batch()) as batch:
-        for partition in sorted(partitions):
-            built.rows[partition] = warehouse.write(
-                partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
-            )
-    log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
-    return built
+    return checks.enforce(results)
 
 
 DEFERRED = Path("_staging") / "deferred"
@@ -327,17 +352,19 @@ def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[
     return covered if covered[0] <= covered[1] else (None, None)
 
 
-def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None
-             ) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
+def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = None, warehouse: Warehouse | None = None,
+             staged_usage: dict[str, str] | None = None) -> tuple[dict[str, dict[str, pa.Table]], dict[str, pa.Table]]:
     """Each dataset's rows for the partitions, cut by partition key (an empty table where none), and
     the tables the checks read besides. ``warehouse`` gives the stored usage the ``flags`` table
-    reads for the months not among the partitions."""
+    reads for the months not among the partitions, ``staged_usage`` the files of months the same
+    build staged before (by month), in place of the stored ones."""
     by_grain = {grain: [p for p in partitions if p.grain == grain] for grain in ("day", "week", "month", "flags")}
     flags_as_of = by_grain["flags"][0].snapshot_day if by_grain["flags"] else None
     built_months = {p.key for p in by_grain["month"]}
     usage_files, flags_before = {}, None
     if warehouse and flags_as_of:
-        usage_files = {month: str(path) for month, path in warehouse.stored_usage_files().items()
+        stored = {month: str(path) for month, path in warehouse.stored_usage_files().items()}
+        usage_files = {month: path for month, path in sorted({**stored, **(staged_usage or {})}.items())
                        if month not in built_months}
         flags_before = warehouse.flags_before(lake, code_version(), flags_as_of, trends.usage_window_start(flags_as_of))
     computed = trends.compute(lake, [p.snapshot_day for p in by_grain["day"]], [p.week for p in by_grain["week"]],

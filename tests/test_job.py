@@ -170,3 +170,22 @@ def test_a_backfill_task_holds_as_many_months_as_hold_its_metrics_rows(tmp_path)
     assert job.backfill_tasks(tmp_path, partitions, most_rows=3) == {
         "2024-12..2025-01": months["2024-12"] + months["2025-01"], "2025-02": months["2025-02"]}
     assert job.backfill_tasks(tmp_path, partitions, most_rows=2) == months  # January alone is more than 2
+
+
+def test_a_build_of_many_months_holds_a_run_of_them_at_a_time_and_writes_the_same_bytes(tmp_path, monkeypatch):
+    """A first run builds 2024-01-01..03-10: three months. In runs of one month each (then the flags
+    table, reading the usage the runs staged) it writes what one pass over the three writes."""
+    whole, by_month = tmp_path / "whole", tmp_path / "by_month"
+    run(whole, AS_OF)
+    computed = []
+    compute, tasks = job._compute, job.backfill_tasks
+    monkeypatch.setattr(job, "_compute", lambda lake, span, *rest: computed.append(span) or compute(lake, span, *rest))
+    monkeypatch.setattr(job, "backfill_tasks", lambda data_dir, partitions: tasks(data_dir, partitions, most_rows=1))
+    run(by_month, AS_OF)
+    # (the export that follows computes nothing: every partition it reads is stored)
+    assert [sorted({p.grain for p in span}) for span in computed] == [["day", "month", "week"]] * 3 + [["flags"], []]
+    assert [min(p.key for p in span if p.grain == "day") for span in computed[:3]] == [
+        "2024-01-01", "2024-02-01", "2024-03-01"]
+    warehouse = {name: digest for name, digest in output_bytes(whole).items() if not name.startswith("lake/")}
+    assert {name: digest for name, digest in output_bytes(by_month).items() if not name.startswith("lake/")} == warehouse
+    assert any(name.startswith("warehouse/flags/") for name in warehouse)
