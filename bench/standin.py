@@ -4,14 +4,15 @@ sizes, field names and orders, the data shifted so that the lake's last instant 
 what existed by a moving ``cutoff``.
 
 Why its figures carry over to a real Unleash: the source's requests follow from the instance's
-size, not from the server: one page a 1,000 new events, one a 100 flags of the sweep (active, then
+size, not from the server: one page a day window of events (1,000 a page), one a 100 flags of the sweep (active, then
 archived), one a flag whose lifecycle stage changed, one a flag evaluated since the last run (and
 one more for daily metrics where Unleash keeps them), and a few for the small entities. The
 stand-in answers the same pages for the same data. What differs is time: it answers from memory on
 the same machine, where a real Unleash queries PostgreSQL (a feature search of 100 flags takes
 Unleash tens of milliseconds), so its seconds are the source's own share, the least a run takes;
 and it leaves out the zero rows Unleash pads its metrics grid with (the source drops them), so its
-bytes are somewhat fewer.
+bytes are somewhat fewer. Nor does it limit the rate: Unleash 8.2 allows 15 feature searches a
+minute by default, so against it each 15 pages of the sweep past the first 15 add a minute's wait.
 """
 
 from __future__ import annotations
@@ -120,8 +121,16 @@ class Standin:
     async def search_events(self, request: Request) -> JSONResponse:
         offset, limit = int(request.query_params.get("offset", 0)), int(request.query_params.get("limit", 50))
         kind = request.query_params.get("type", "").removeprefix("IS:")
-        newest = bisect.bisect_left(self.event_instants, -self.cutoff.timestamp())
-        chosen = [e for e in self.events[newest:] if e["type"] == kind] if kind else self.events[newest:]
+        newest, oldest = bisect.bisect_left(self.event_instants, -self.cutoff.timestamp()), len(self.events)
+        if "from" in request.query_params:  # a UTC day window, both ends inclusive (Unleash 6.4 on)
+            first = dt.datetime.combine(dt.date.fromisoformat(request.query_params["from"].removeprefix("IS:")),
+                                        dt.time(), dt.timezone.utc)
+            after = dt.datetime.combine(dt.date.fromisoformat(request.query_params["to"].removeprefix("IS:")),
+                                        dt.time(), dt.timezone.utc) + dt.timedelta(days=1)
+            newest = max(newest, bisect.bisect_right(self.event_instants, -after.timestamp()))
+            oldest = bisect.bisect_right(self.event_instants, -first.timestamp())
+        window = self.events[newest:oldest]
+        chosen = [e for e in window if e["type"] == kind] if kind else window
         return JSONResponse({"events": [self._event(e) for e in chosen[offset:offset + limit]], "total": len(chosen)})
 
     @staticmethod

@@ -56,8 +56,8 @@ class SourceSession(Protocol):
     """One consistent read of a source (for a database: one REPEATABLE READ transaction).
 
     A session that can ask for less when it knows what was landed before (the Admin API asks for a
-    flag's lifecycle stages only where they changed) has a ``remember_landed`` method: the lake
-    calls it first with ``Lake.latest_snapshot``.
+    flag's lifecycle stages only where they changed, and events from the newest landed one's day)
+    has a ``remember_landed`` method: the lake calls it first with itself.
     """
 
     extracted_at: dt.datetime
@@ -197,15 +197,20 @@ class Lake:
 
     def first_event_at(self) -> dt.datetime | None:
         """The earliest instant of any landed event (None: no events)."""
-        return _instant(self._first_event_at(self.state["entities"].get("events", {})))
+        return _instant(self._event_bound(self.state["entities"].get("events", {}), "first_at"))
 
-    def _first_event_at(self, entry: dict) -> str | None:
-        """The events' earliest instant as the state records it, or read from their files where a
-        lake written by older code does not record it yet (ISO 8601; None: no events)."""
-        if "first_at" in entry or not entry.get("files"):
-            return entry.get("first_at")
-        paths = [self._path(name) for name in entry["files"]]
-        return _text(pl.scan_parquet(paths).select(pl.col("created_at").min()).collect().item())
+    def last_event_at(self) -> dt.datetime | None:
+        """The latest instant of any landed event (None: no events)."""
+        return _instant(self._event_bound(self.state["entities"].get("events", {}), "last_at"))
+
+    def _event_bound(self, entry: dict, bound: str) -> str | None:
+        """The events' earliest (``first_at``) or latest (``last_at``) instant as the state records
+        it, or read from their files where a lake written by older code does not record it yet
+        (ISO 8601; None: no events)."""
+        if bound in entry or not entry.get("files"):
+            return entry.get(bound)
+        instants = pl.scan_parquet([self._path(name) for name in entry["files"]]).select("created_at")
+        return _text((instants.min() if bound == "first_at" else instants.max()).collect().item())
 
     def snapshot_files(self, entity: str) -> list[str]:
         """Every committed snapshot file of an entity, oldest first."""
@@ -242,7 +247,7 @@ class Lake:
         state = json.loads(json.dumps(self.state))
         known_flags = None
         if hasattr(session, "remember_landed"):
-            session.remember_landed(self.latest_snapshot)
+            session.remember_landed(self)
         for entity in ENTITIES.values():
             since = self._since(entity)
             batches = session.read(entity.name, since)
@@ -371,7 +376,7 @@ class Lake:
         known = self._existing(entity, pl.col(column) >= since if since is not None else pl.lit(True), key)
         name = f"{entity.name}/g{landing.generation:06d}.parquet"
         sink = files.ParquetSink(self.data_dir, self.root / name, entity.schema)
-        first = last = None
+        first = last = latest = None
         try:
             for frame in frames:
                 new = frame.drop_nulls(key).unique(key, keep="first", maintain_order=True)
@@ -383,6 +388,7 @@ class Lake:
                 low, high = new[entity.time_column].min(), new[column].max()
                 first = low if first is None else min(first, low)
                 last = high if last is None else max(last, high)
+                latest = new[entity.time_column].max() if latest is None else max(latest, new[entity.time_column].max())
             rows = sink.commit()
         except BaseException:
             sink.discard()
@@ -391,8 +397,9 @@ class Lake:
             return
         entry = state["entities"].setdefault(entity.name, {})
         if entity.kind == "events":
-            instants = [i for i in (first, _instant(self._first_event_at(entry))) if i is not None]
-            entry["first_at"] = _text(min(instants)) if instants else None
+            earlier = [i for i in (first, _instant(self._event_bound(entry, "first_at"))) if i is not None]
+            later = [i for i in (latest, _instant(self._event_bound(entry, "last_at"))) if i is not None]
+            entry["first_at"], entry["last_at"] = _text(min(earlier)), _text(max(later))
             flags = pl.concat([self._event_flags(state), _event_flags([self._path(name)])])
             entry["flags"] = f"{entity.name}/flags-g{landing.generation:06d}.parquet"
             self._write(entry["flags"], flags.group_by("name").agg(pl.col("created").any()).sort("name").to_arrow(), {})

@@ -5,6 +5,7 @@ import datetime as dt
 import http.server
 import json
 import os
+import random
 import threading
 import time
 from contextlib import contextmanager
@@ -115,6 +116,20 @@ def test_server_errors_dropped_connections_and_cut_bodies_are_retried(failures):
     assert len(seen) == len(failures) + 1 and client.counts["requests"] == len(failures) + 1
 
 
+def test_a_spent_rate_limit_is_waited_for_before_the_next_request_not_run_into():
+    # Unleash 8.2 allows 15 feature searches a minute: the 15th answer says none remain, renewed in a second here
+    spent = (200, {**JSON, "RateLimit-Limit": "15", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"},
+             b'{"features": []}', 0)
+    with stand_in([spent, OK]) as (url, seen):
+        client = api(url)
+        client.get("/api/admin/search/features")
+        began = time.monotonic()
+        assert client.get("/api/admin/search/features") == {"ok": True}
+        waited = time.monotonic() - began
+        assert client.get("/api/admin/search/events") == {"ok": True}  # another address's limit is its own
+    assert waited >= 0.9 and len(seen) == 3 and 0.9 <= client.counts["waited_seconds"] < 2
+
+
 def test_what_keeps_failing_is_unavailable_after_the_retries_in_one_line():
     with stand_in([(503, {}, b"", 0)]) as (url, seen):
         with pytest.raises(SourceUnavailable, match=r"/x: answered 503, 3 times; nothing was landed, try again later"):
@@ -182,6 +197,63 @@ def test_the_token_comes_from_the_environment_or_a_file_never_the_address(tmp_pa
     assert base_url("https://unleash.example.com/unleash/") == "https://unleash.example.com/unleash"
     with pytest.raises(SourceRefused, match="not in the address"):
         base_url("https://admin:secret@unleash.example.com")
+
+
+class TiedEventSearch:
+    """Unleash 7.0's event search, in memory: a day window's events newest first by their instant alone,
+    so that events sharing an instant (a batch stored at once) come in another order at each request,
+    and a page boundary can drop some of them and repeat others."""
+
+    base, concurrency = "http://unleash.test", 2
+
+    def __init__(self, events: list[dict]):
+        self.events, self.random, self.asked = events, random.Random(7), []
+
+    def get(self, path: str, params: dict) -> dict:
+        assert path == "/api/admin/search/events"
+        self.asked.append(params)
+        chosen = [e for e in self.events if params.get("type", "IS:" + e["type"]) == "IS:" + e["type"]
+                  and params.get("from", "IS:" + e["createdAt"][:10]) <= "IS:" + e["createdAt"][:10]
+                  <= params.get("to", "IS:" + e["createdAt"][:10])]
+        self.random.shuffle(chosen)
+        chosen.sort(key=lambda e: e["createdAt"], reverse=True)  # stable: ties stay shuffled
+        offset = params.get("offset", 0)
+        return {"events": chosen[offset:offset + params["limit"]], "total": len(chosen)}
+
+
+def _batch(first_id: int, count: int, kind: str, at: dt.datetime) -> list[dict]:
+    return [{"id": i, "createdAt": at.isoformat().replace("+00:00", "Z"), "type": kind, "featureName": f"f{i}",
+             "project": "default"} for i in range(first_id, first_id + count)]
+
+
+def test_a_closed_days_events_that_fall_between_pages_are_read_again_a_type_at_a_time():
+    from pipeline.sources.admin_api import Instance
+    from pipeline.sources.unleash_api import ApiSession
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    closed = now.replace(hour=9, minute=0, second=0) - dt.timedelta(days=5)
+    # 1,500 events of one instant five days ago, two types of 750: more than a page of 1,000
+    events = _batch(1, 750, "feature-created", closed) + _batch(751, 750, "feature-updated", closed)
+    events += _batch(1501, 3, "feature-stale-on", now)  # today's: the day is still open
+    search = TiedEventSearch(events)
+    session = ApiSession(search, Instance((7, 0, 3), "Open Source", False))
+    landed = session.read("events", None)
+    assert [row["id"] for batch in landed for row in batch.to_pylist()] == list(range(1, 1504))
+    assert {"from": f"IS:{closed.date()}", "to": f"IS:{closed.date()}", "type": "IS:feature-updated",
+            "limit": 1000, "offset": 0} in search.asked  # the closed day did not add up page by page
+    # one type of 1,500 tied events cannot be read whole whatever the pages: nothing is landed, said once
+    search = TiedEventSearch(_batch(1, 1500, "feature-created", closed))
+    with pytest.raises(SourceUnavailable, match=rf"Unleash counts 1500 events on {closed.date()} but 1[0-4]\d\d could be "
+                                                r"read, even a type at a time; nothing was landed, try again later"):
+        ApiSession(search, Instance((7, 0, 3), "Open Source", False)).read("events", None)
+    # a later landing reads from two days before the newest landed event's day, and keeps only new ids
+    search = TiedEventSearch(events + _batch(1504, 2, "feature-archived", now))
+    session = ApiSession(search, Instance((8, 2, 0), "Open Source", False))
+    session.remember_landed(type("Landed", (), {"latest_snapshot": lambda self, e: None,
+                                                "last_event_at": lambda self: now})())
+    assert [row["id"] for batch in session.read("events", 1503) for row in batch.to_pylist()] == [1504, 1505]
+    assert sorted({q["from"] for q in search.asked}) == [
+        f"IS:{now.date() - dt.timedelta(days=n)}" for n in (2, 1, 0, -1)]  # tomorrow: a server ahead of UTC
 
 
 # ---- the source: a real Unleash driven through its own API, read from the API and from its database ----
@@ -360,7 +432,9 @@ def test_a_token_revoked_mid_run_lands_nothing_and_a_body_cut_short_is_read_agai
                 answer = httpx.get(scenario.unleash.url + self.path, headers={"Authorization": self.headers["Authorization"]})
             body = answer.content
             self.send_response(answer.status_code)
-            self.send_header("Content-Type", "application/json")
+            for name, value in answer.headers.items():  # Unleash's rate limit headers among them
+                if name.lower() not in ("content-length", "content-encoding", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.path.startswith("/api/admin/search/events") and not cut:
