@@ -1,4 +1,4 @@
-"""``python -m bench --tier s|m|l``: measure the pipeline at a scale, against the floor of each figure.
+"""``python -m bench --tier s|m|l|xl``: measure the pipeline at a scale, against the floor of each figure.
 
 Prints a table (figure, value, floor, ratio, target) and writes it as JSON. Each step runs in its
 own process so that its peak RSS is its own. A shared machine's speed drifts, so each timed step runs
@@ -6,7 +6,9 @@ own process so that its peak RSS is its own. A shared machine's speed drifts, so
 its floor, the daily run on five years of history with the one on three months, each on a fresh
 copy of its history), and the table shows the medians; the JSON keeps every run. Tiers: ``s`` (a
 few minutes, for CI), ``m``, ``l`` (one year at 1 million hourly metric rows a day, 10,000 flags,
-500 projects, 5,000 users, 1 million events). The five years (``--history-years``) keep the
+500 projects, 5,000 users, 1 million events) and ``xl`` (by hand: tier ``l`` at 3.6 million hourly
+rows a day, Unleash's own roll-up limit; ``python -m bench.steps generate|floor|backfill`` step by
+step, as docs/performance.md shows). The five years (``--history-years``) keep the
 tier's flags, series and events a day; their hourly rows are the last 90 days', Unleash's daily
 rows stand for the days before (a daily run reads no metrics row older than its usage window).
 """

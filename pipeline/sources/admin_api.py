@@ -37,8 +37,8 @@ from pipeline.sources.base import SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
-OLDEST = (6, 4)
-"""The oldest Unleash this source reads: before 6.4 the feature search cannot list archived flags."""
+OLDEST = (6, 1)
+"""The oldest Unleash this source reads: before 6.1 events can only be searched by POST, a page of 100."""
 RETRIED = {429, 500, 502, 503, 504}
 """Answers worth another try: too many requests, and a server or its proxy failing for now."""
 LONGEST_WAIT = 60.0
@@ -184,7 +184,7 @@ def _refuse(status: int, where: str) -> None:
         raise SourceRefused(f"{where} answered 403: the token is not an admin's (use a root admin's personal access "
                             "token, an admin service account's token, or an admin API token)")
     if status == 404:
-        raise SourceRefused(f"{where} is not there (404): is this the address of an Unleash 6.4 or later?")
+        raise SourceRefused(f"{where} is not there (404): is this the address of an Unleash 6.1 or later?")
     if not 200 <= status < 300:
         raise SourceRefused(f"{where} answered {status}")
 
@@ -221,7 +221,7 @@ def probe(api: UnleashApi) -> Instance:
         raise SourceRefused(f"{api.base} does not say which Unleash it is (no version in /api/admin/ui-config): "
                             "is it an Unleash?")
     if version[:2] < OLDEST:
-        raise SourceRefused(f"{api.base} is Unleash {text}; its Admin API can be read from 6.4 on: upgrade it, or "
+        raise SourceRefused(f"{api.base} is Unleash {text}; its Admin API can be read from 6.1 on: upgrade it, or "
                             "read its database (--source postgresql://…)")
     api.get("/api/admin/user-admin")  # needs the ADMIN permission: a 403 says the token is no admin's
     flags = config.get("flags") or {}

@@ -4,11 +4,13 @@ It lands the lake's entities with the database source's columns, so nothing afte
 knows which source it was (``pipeline/sources/admin_api.py`` holds the client and the probe):
 
 * snapshots: flag types, environments, projects, users (``/api/admin/user-admin``), and the
-  feature sweep (``/api/admin/search/features``, active and archived flags, 100 a page), which
-  gives ``features`` and ``feature_environments``;
+  feature sweep (``/api/admin/search/features``, active and archived flags, 100 a page; before
+  Unleash 6.4 the archived ones from ``/api/admin/archive/features``), which gives ``features`` and
+  ``feature_environments``;
 * events: a UTC day at a time (1,000 a page), from two days before the newest landed event's day
   through tomorrow (ids above the lake's watermark, each once); a closed day's ids must add up to
-  Unleash's count of it, or the day is read again by event type;
+  Unleash's count of it, or the day is read again by event type. Before 6.4 the search ignores its
+  dates: newest first, down to the watermark;
 * lifecycle stages: one request a flag whose latest stage in the sweep is not the latest the lake
   holds for it (``…/features/<flag>/lifecycle``), at most ``concurrency`` at once;
 * hourly metrics: one request a flag evaluated since the last landing (the sweep's
@@ -52,10 +54,15 @@ EVENT_DAYS_AGAIN = 2
 """How many days before the newest landed event's a landing reads the events again: an event can
 commit with an earlier instant than one landed, and a day is closed, its count checked, two days
 after it (whatever the server's time zone, which draws its day windows)."""
+DAY_WINDOWS = (6, 4, 0)
+"""From 6.4 the event search filters by day (``from``, ``to``) and the feature search lists archived
+flags (``archived=IS:true``; ``lifecycle=IS:archived`` from 8.0.1). Before, it ignores both."""
 DONE_WITHOUT = ("the Admin API gives no service accounts, no deleted user older than the event log, no deleted "
                 "user's last login, no project members (0 users a project), and each user's last login only")
 NO_DAILY = ("; and this Unleash keeps no daily metrics (extendedUsageMetrics is off): days before the first "
             "landing count no evaluations")
+BEFORE_DAY_WINDOWS = ("; and before Unleash 6.4 archived flags show no environments (an archived flag lands with "
+                      "none) and no day's count of events can be checked")
 
 
 class UnleashApiSource:
@@ -73,7 +80,8 @@ class UnleashApiSource:
         try:
             instance = probe(api)
             log.info("reading Unleash %s (%s) at %s", ".".join(map(str, instance.version)), instance.edition, self.url)
-            log.warning("reading %s: %s%s", self.url, DONE_WITHOUT, "" if instance.daily_metrics else NO_DAILY)
+            log.warning("reading %s: %s%s%s", self.url, DONE_WITHOUT, "" if instance.daily_metrics else NO_DAILY,
+                        BEFORE_DAY_WINDOWS if instance.version < DAY_WINDOWS else "")
             yield ApiSession(api, instance)
         finally:
             self.counts = api.counts
@@ -177,9 +185,11 @@ class ApiSession:
         if self._swept is None:
             archived = {"lifecycle": "IS:archived"} if self.instance.version >= (8, 0, 1) else {"archived": "IS:true"}
             flags = {}
-            for filters in ({}, archived):
+            for filters in ({}, archived) if self.instance.version >= DAY_WINDOWS else ({},):
                 for flag in self._listing("/api/admin/search/features", "features", PAGE_FEATURES, filters)[0]:
                     flags[flag["name"]] = flag
+            if self.instance.version < DAY_WINDOWS:  # one answer, no paging; environments only where seen
+                flags.update((f["name"], f) for f in self.api.get("/api/admin/archive/features")["features"])
             self._swept = list(flags.values())
         return self._swept
 
@@ -189,6 +199,8 @@ class ApiSession:
         """The events above id ``since``, each once, read a day window at a time (``concurrency`` at
         once) from ``EVENT_DAYS_AGAIN`` days before the newest landed event's day (the first event's,
         on a first landing) through tomorrow (a server ahead of UTC draws its days ahead)."""
+        if self.instance.version < DAY_WINDOWS:
+            return self._events_down_to(since)
         newest = self._newest_event() if since is not None else self._first_event()
         if newest is None:
             return []
@@ -196,6 +208,19 @@ class ApiSession:
         days = [first + dt.timedelta(days=n) for n in range((today - first).days + 2)]
         found = {e["id"]: e for e in self._each(self._day_events, days) if since is None or e["id"] > since}
         return [_event(found[i]) for i in sorted(found)]
+
+    def _events_down_to(self, since) -> list[dict]:
+        """Before Unleash 6.4: the events above id ``since``, newest first until a page reaches it,
+        each id once. Events sharing an instant may fall between two pages unseen (Unleash orders by
+        instant alone before 7.0.5, and no day's count can be asked for)."""
+        found: dict[int, dict] = {}
+        offset = 0
+        while True:
+            page = self.api.get("/api/admin/search/events", {"limit": PAGE_EVENTS, "offset": offset})["events"]
+            found.update((e["id"], e) for e in page if since is None or e["id"] > since)
+            if len(page) < PAGE_EVENTS or (since is not None and min(e["id"] for e in page) <= since):
+                return [_event(found[i]) for i in sorted(found)]
+            offset += PAGE_EVENTS
 
     def _first_event(self) -> dt.datetime | None:
         """The instant of the instance's first event (the last of its newest-first order), or None."""
@@ -226,8 +251,14 @@ class ApiSession:
             for row in pq.read_table(path, columns=["feature", "stage", "created_at"]).to_pylist():
                 landed.setdefault(row["feature"], []).append(row)
 
+        newest = self._newest_event()
+
         def stages(flag: dict) -> list[dict]:
-            if _same_latest_stage(flag.get("lifecycle"), landed.get(flag["name"])):
+            if "lifecycle" not in flag and flag.get("archivedAt"):  # before 6.4, the archive's list shows no
+                unchanged = newest is not None and _instant(flag["archivedAt"]) <= newest  # stage: asked for
+            else:  # until the lake has seen the flag archived
+                unchanged = _same_latest_stage(flag.get("lifecycle"), landed.get(flag["name"]))
+            if unchanged:
                 return landed.get(flag["name"], [])
             path = f"/api/admin/projects/{quote(flag['project'], safe='')}/features/{quote(flag['name'], safe='')}/lifecycle"
             return [{"feature": flag["name"], "stage": s["stage"], "created_at": _instant(s["enteredStageAt"])}
