@@ -131,6 +131,11 @@ class Batch:
         kept, self.staged = self.staged, []
         return kept
 
+    def written(self) -> None:
+        """Wait until every file staged so far is written (their tables can then be freed)."""
+        for written in self.writing:
+            written.result()
+
     def staged_file(self, target: Path) -> Path | None:
         """The file last staged for ``target``, once written; None where none is staged."""
         for (staged, staged_for), written in zip(reversed(self.staged), reversed(self.writing)):

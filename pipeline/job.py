@@ -232,7 +232,8 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
                 built.rows[partition] = warehouse.write(
                     partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
                 )
-            del tables, check_inputs  # the next span's rows take their place
+            del tables, check_inputs  # the next span's rows take their place, once these are written
+            batch.written()
     log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
     return built
 
