@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -257,6 +258,42 @@ def test_a_closed_days_events_that_fall_between_pages_are_read_again_a_type_at_a
         f"IS:{now.date() - dt.timedelta(days=n)}" for n in (2, 1, 0, -1)]  # tomorrow: a server ahead of UTC
 
 
+def test_project_members_land_as_counted_each_member_since_the_landing_that_first_counted_it(tmp_path):
+    from pipeline.sources.admin_api import Instance
+    from pipeline.sources.unleash_api import ApiSession
+
+    class Projects:
+        base, concurrency = "http://unleash.test", 2
+
+        def __init__(self, counts: dict[str, int], archived: dict[str, int]):
+            self.counts, self.archived = counts, archived
+
+        def get(self, path, params=None):
+            assert path == "/api/admin/projects"
+            listed = self.archived if (params or {}).get("archived") == "true" else self.counts
+            return {"projects": [{"id": p, "memberCount": n, "createdAt": "2024-01-01T00:00:00Z",
+                                  "archivedAt": "2025-01-01T00:00:00Z" if listed is self.archived else None}
+                                 for p, n in listed.items()]}
+
+    def members(counts, archived, landed=None) -> tuple[ApiSession, list[dict]]:
+        session = ApiSession(Projects(counts, archived), Instance((8, 2, 0), "Pro", False))
+        session.remember_landed(type("Landed", (), {"latest_snapshot": lambda self, e: landed,
+                                                    "last_event_at": lambda self: None})())
+        return session, sorted((r["project"], r["user_id"], r["since"])
+                               for b in session.read("project_members", None) for r in b.to_pylist())
+
+    first, rows = members({"web": 2, "empty": 0}, {"old": 1})
+    at = first.extracted_at
+    assert rows == [("old", -1, at), ("web", -2, at), ("web", -1, at)]  # archived projects' members too
+    pq.write_table(pa.Table.from_pylist([{"project": p, "user_id": u, "since": s} for p, u, s in rows]),
+                   tmp_path / "members.parquet")
+    later, rows = members({"web": 3, "empty": 0}, {}, str(tmp_path / "members.parquet"))
+    # web's first two are members since the first landing, its third since this one; old is gone
+    assert rows == [("web", -3, later.extracted_at), ("web", -2, at), ("web", -1, at)] and later.extracted_at > at
+    _, rows = members({"web": 1}, {}, str(tmp_path / "members.parquet"))
+    assert rows == [("web", -1, at)]
+
+
 # ---- the source: a real Unleash driven through its own API, read from the API and from its database ----
 
 @dataclass
@@ -301,6 +338,9 @@ def scenario(postgres, request):
         users = [admin.post("/api/admin/user-admin", json={"email": f"user{n}@example.com", "rootRole": 3,
                                                            "sendEmail": False}).json()["id"] for n in range(3)]
         admin.delete(f"/api/admin/user-admin/{users[-1]}").raise_for_status()
+        # a project member: Open Source's API cannot add one (project roles are Enterprise's), its database can
+        postgres.execute(called, f"INSERT INTO role_user (role_id, user_id, project) SELECT id, {users[0]}, 'default' "
+                         "FROM roles WHERE type = 'project' ORDER BY id LIMIT 1")
         now = dt.datetime.now(dt.timezone.utc)
         sent, sent_daily = {}, {}
         client = {"Authorization": unleash_server.CLIENT_TOKEN}
@@ -360,6 +400,8 @@ def test_the_api_lands_what_the_database_holds_and_both_give_the_same_document(s
             assert not [e for e in tables["api"] if e["feature_name"] == "legacy-flag"]
             tables["db"] = [e for e in tables["db"] if e["feature_name"] != "legacy-flag"]
         assert tables["api"] == tables["db"], entity
+    members = {name: sorted(r["project"] for r in _entity(lake, "project_members")) for name, lake in lakes.items()}
+    assert members["api"] == members["db"] == ["default"]  # the API counts them (memberCount), the database names them
     users = {name: _entity(lake, "users") for name, lake in lakes.items()}
     people = [u for u in users["db"] if not u["is_service"] and not u["is_system"]]
     assert [u for u in people if u["deleted_at"] is None] == [u for u in users["api"] if u["deleted_at"] is None]

@@ -21,8 +21,9 @@ knows which source it was (``pipeline/sources/admin_api.py`` holds the client an
 
 Deleted users come from their ``user-created`` and ``user-deleted`` events. What the Admin API
 cannot give is done without, said once in a warning: users deleted with no creation event (older
-than the event log) and service accounts, deleted users' last logins, project members (0 users a
-project), logins other than each user's last, and daily metrics where Unleash keeps none.
+than the event log) and service accounts, deleted users' last logins, who a project's members are
+(the project list counts them: they land as that many anonymous members, ``_project_members``),
+logins other than each user's last, and daily metrics where Unleash keeps none.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ DAY_WINDOWS = (6, 4, 0)
 """From 6.4 the event search filters by day (``from``, ``to``) and the feature search lists archived
 flags (``archived=IS:true``; ``lifecycle=IS:archived`` from 8.0.1). Before, it ignores both."""
 DONE_WITHOUT = ("the Admin API gives no service accounts, no deleted user older than the event log, no deleted "
-                "user's last login, no project members (0 users a project), and each user's last login only")
+                "user's last login, each project's members by count only (weeks before the first landing count "
+                "none), and each user's last login only")
 NO_DAILY = ("; and this Unleash keeps no daily metrics (extendedUsageMetrics is off): days before the first "
             "landing count no evaluations")
 BEFORE_DAY_WINDOWS = ("; and before Unleash 6.4 archived flags show no environments (an archived flag lands with "
@@ -123,7 +125,7 @@ class ApiSession:
     def _projects(self, _) -> list[dict]:
         found = {}
         for params in ({}, {"archived": "true"}):  # Pro and Enterprise list archived projects apart
-            for p in self.api.get("/api/admin/projects", params)["projects"]:
+            for p in self._once("/api/admin/projects", params)["projects"]:
                 found[p["id"]] = {"id": p["id"], "created_at": _instant(p.get("createdAt")),
                                   "archived_at": _instant(p.get("archivedAt"))}
         return list(found.values())
@@ -155,15 +157,28 @@ class ApiSession:
     def _user_list(self) -> list[dict]:
         return self._once("/api/admin/user-admin")["users"]
 
-    def _once(self, path: str) -> Any:
+    def _once(self, path: str, params: dict[str, str] | None = None) -> Any:
         """The answer to a GET that two entities read (users and their activity; flag types and the
-        flags' lifetimes), asked once a session."""
-        if path not in self._answers:
-            self._answers[path] = self.api.get(path)
-        return self._answers[path]
+        flags' lifetimes; projects and their members), asked once a session."""
+        asked = (path, tuple(sorted((params or {}).items())))
+        if asked not in self._answers:
+            self._answers[asked] = self.api.get(path, params)
+        return self._answers[asked]
 
     def _project_members(self, _) -> list[dict]:
-        return []
+        """Each project's members as that many anonymous ones (ids -1, -2, …): the project list says
+        how many (``memberCount``, counted as the database source counts them), not who. Member n of a
+        project is a member since the landing that first counted n (kept from the lake's last
+        snapshot), so that a week counts a project's members as of its snapshot, and the weeks before
+        the first landing count none."""
+        landed = {}
+        if (path := self._landed("project_members")) is not None:
+            landed = {(r["project"], r["user_id"]): r["since"]
+                      for r in pq.read_table(path, columns=["project", "user_id", "since"]).to_pylist()}
+        projects = {p["id"]: p for params in ({}, {"archived": "true"})
+                    for p in self._once("/api/admin/projects", params)["projects"]}
+        return [{"project": project, "user_id": -n, "since": landed.get((project, -n), self.extracted_at)}
+                for project, p in projects.items() for n in range(1, int(p.get("memberCount") or 0) + 1)]
 
     def _features(self, _) -> list[dict]:
         lifetimes = {t["id"]: t["lifetime_days"] for t in self._feature_types(None)}
