@@ -123,12 +123,14 @@ class ApiSession:
                 for e in self.api.get("/api/admin/environments")["environments"]]
 
     def _projects(self, _) -> list[dict]:
-        found = {}
-        for params in ({}, {"archived": "true"}):  # Pro and Enterprise list archived projects apart
-            for p in self._once("/api/admin/projects", params)["projects"]:
-                found[p["id"]] = {"id": p["id"], "created_at": _instant(p.get("createdAt")),
-                                  "archived_at": _instant(p.get("archivedAt"))}
-        return list(found.values())
+        return [{"id": p["id"], "created_at": _instant(p.get("createdAt")), "archived_at": _instant(p.get("archivedAt"))}
+                for p in self._project_list()]
+
+    def _project_list(self) -> list[dict]:
+        """Every project, active then archived (Pro and Enterprise list these apart), each once; asked once
+        a session (projects and their members read it)."""
+        return list({p["id"]: p for params in ({}, {"archived": "true"})
+                     for p in self._once("/api/admin/projects", params)["projects"]}.values())
 
     def _users(self, _) -> list[dict]:
         live = [{"id": u["id"], "created_at": _instant(u.get("createdAt")), "seen_at": _instant(u.get("seenAt")),
@@ -175,10 +177,8 @@ class ApiSession:
         if (path := self._landed("project_members")) is not None:
             landed = {(r["project"], r["user_id"]): r["since"]
                       for r in pq.read_table(path, columns=["project", "user_id", "since"]).to_pylist()}
-        projects = {p["id"]: p for params in ({}, {"archived": "true"})
-                    for p in self._once("/api/admin/projects", params)["projects"]}
-        return [{"project": project, "user_id": -n, "since": landed.get((project, -n), self.extracted_at)}
-                for project, p in projects.items() for n in range(1, int(p.get("memberCount") or 0) + 1)]
+        return [{"project": p["id"], "user_id": -n, "since": landed.get((p["id"], -n), self.extracted_at)}
+                for p in self._project_list() for n in range(1, int(p.get("memberCount") or 0) + 1)]
 
     def _features(self, _) -> list[dict]:
         lifetimes = {t["id"]: t["lifetime_days"] for t in self._feature_types(None)}
