@@ -385,10 +385,10 @@ class Lake:
                     continue
                 known = pl.concat([known, new.select(key)])
                 sink.write(new.to_arrow())
-                low, high = new[entity.time_column].min(), new[column].max()
+                low, high, newest = new[entity.time_column].min(), new[column].max(), new[entity.time_column].max()
                 first = low if first is None else min(first, low)
                 last = high if last is None else max(last, high)
-                latest = new[entity.time_column].max() if latest is None else max(latest, new[entity.time_column].max())
+                latest = newest if latest is None else max(latest, newest)
             rows = sink.commit()
         except BaseException:
             sink.discard()

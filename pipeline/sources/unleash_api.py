@@ -46,6 +46,7 @@ from pipeline.sources.admin_api import Instance, UnleashApi, base_url, probe, to
 
 log = logging.getLogger(__name__)
 
+EVENT_SEARCH = "/api/admin/search/events"
 PAGE_EVENTS, PAGE_FEATURES = 1000, 100
 """The page sizes to ask for: exactly the maxima (a larger one silently falls back to 50)."""
 METRICS_HOURS = 48
@@ -150,7 +151,7 @@ class ApiSession:
                 for user, event in sorted(deleted.items()) if user in created]
 
     def _events_of(self, kind: str) -> list[dict]:
-        return self._listing("/api/admin/search/events", "events", PAGE_EVENTS, {"type": f"IS:{kind}"})[0]
+        return self._event_listing({"type": f"IS:{kind}"})[0]
 
     def _user_activity(self, since) -> list[dict]:
         return [{"user_id": u["id"], "seen_at": seen, "kind": "login"} for u in self._user_list()
@@ -231,7 +232,7 @@ class ApiSession:
         found: dict[int, dict] = {}
         offset = 0
         while True:
-            page = self.api.get("/api/admin/search/events", {"limit": PAGE_EVENTS, "offset": offset})["events"]
+            page = self.api.get(EVENT_SEARCH, {"limit": PAGE_EVENTS, "offset": offset})["events"]
             found.update((e["id"], e) for e in page if since is None or e["id"] > since)
             if len(page) < PAGE_EVENTS or (since is not None and min(e["id"] for e in page) <= since):
                 return [_event(found[i]) for i in sorted(found)]
@@ -239,9 +240,8 @@ class ApiSession:
 
     def _first_event(self) -> dt.datetime | None:
         """The instant of the instance's first event (the last of its newest-first order), or None."""
-        path = "/api/admin/search/events"
-        total = self.api.get(path, {"limit": 1})["total"]
-        oldest = self.api.get(path, {"limit": 1, "offset": total - 1})["events"] if total else []
+        total = self.api.get(EVENT_SEARCH, {"limit": 1})["total"]
+        oldest = self.api.get(EVENT_SEARCH, {"limit": 1, "offset": total - 1})["events"] if total else []
         return _instant(oldest[0]["createdAt"]) if oldest else None
 
     def _day_events(self, day: dt.date) -> list[dict]:
@@ -250,11 +250,11 @@ class ApiSession:
         fall between two pages, so where they are not the day is read again a type at a time, and a
         day that still does not add up is unavailable for now (nothing of the landing is kept)."""
         window = {"from": f"IS:{day.isoformat()}", "to": f"IS:{day.isoformat()}"}
-        events, total = self._listing("/api/admin/search/events", "events", PAGE_EVENTS, window)
+        events, total = self._event_listing(window)
         if day > self.extracted_at.date() - dt.timedelta(days=EVENT_DAYS_AGAIN) or len({e["id"] for e in events}) == total:
             return events
-        by_type = {e["id"]: e for kind in sorted({e["type"] for e in events}) for e in self._listing(
-            "/api/admin/search/events", "events", PAGE_EVENTS, {**window, "type": f"IS:{kind}"})[0]}
+        by_type = {e["id"]: e for kind in sorted({e["type"] for e in events})
+                   for e in self._event_listing({**window, "type": f"IS:{kind}"})[0]}
         if len(by_type) != total:
             raise SourceUnavailable(f"{self.api.base}: Unleash counts {total} events on {day.isoformat()} but "
                                     f"{len(by_type)} could be read, even a type at a time; nothing was landed, try again later")
@@ -326,6 +326,10 @@ class ApiSession:
         in the items' order."""
         with ThreadPoolExecutor(max(1, self.api.concurrency)) as pool:
             return [row for rows in pool.map(read, items) for row in rows]
+
+    def _event_listing(self, filters: dict[str, str]) -> tuple[list[dict], int]:
+        """Every event the search finds with ``filters``, a page of 1,000 at a time, and its total."""
+        return self._listing(EVENT_SEARCH, "events", PAGE_EVENTS, filters)
 
     def _listing(self, path: str, key: str, size: int, filters: dict[str, str]) -> tuple[list[dict], int]:
         """Every item of a paged listing, ``size`` a page, and the total its last page counts."""
