@@ -258,6 +258,21 @@ def test_a_closed_days_events_that_fall_between_pages_are_read_again_a_type_at_a
         f"IS:{now.date() - dt.timedelta(days=n)}" for n in (2, 1, 0, -1)]  # tomorrow: a server ahead of UTC
 
 
+def test_a_stage_sharing_its_millisecond_with_another_is_the_latest_whichever_unleash_shows():
+    """Unleash archives and revives a flag in event handlers that may write two stages in one
+    millisecond; its list then shows either, and neither is a change."""
+    from pipeline.sources.unleash_api import _same_latest_stage
+
+    at = dt.datetime(2026, 12, 1, 9, 30, 0, 123000, tzinfo=dt.timezone.utc)
+    landed = [{"stage": "initial", "created_at": at}, {"stage": "archived", "created_at": at}]
+    assert _same_latest_stage({"stage": "archived", "enteredStageAt": "2026-12-01T09:30:00.123Z"}, landed)
+    assert _same_latest_stage({"stage": "initial", "enteredStageAt": "2026-12-01T09:30:00.123Z"}, landed)
+    assert not _same_latest_stage({"stage": "live", "enteredStageAt": "2026-12-01T09:30:00.123Z"}, landed)
+    assert not _same_latest_stage({"stage": "live", "enteredStageAt": "2026-12-01T09:30:00.124Z"}, landed)
+    assert not _same_latest_stage({"stage": "initial", "enteredStageAt": "2026-12-01T09:29:59.000Z"},
+                                  landed + [{"stage": "initial", "created_at": at - dt.timedelta(seconds=1)}])
+
+
 def test_project_members_land_as_counted_each_member_since_the_landing_that_first_counted_it(tmp_path):
     from pipeline.sources.admin_api import Instance
     from pipeline.sources.unleash_api import ApiSession

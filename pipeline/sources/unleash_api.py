@@ -343,16 +343,18 @@ class ApiSession:
 
 
 def _same_latest_stage(swept: dict | None, landed: list[dict] | None) -> bool:
-    """Whether the sweep's latest stage of a flag (stage, entered at) is the latest the lake has for it
-    (a flag with no stage shown and none landed, one older than Unleash's lifecycles, has nothing to ask)."""
+    """Whether the sweep's latest stage of a flag (stage, entered at) is one the lake holds at the latest
+    instant it has for the flag (a flag with no stage shown and none landed, one older than Unleash's
+    lifecycles, has nothing to ask). Unleash keeps milliseconds; two stages may share one (a flag archived
+    and revived at once), and then its list shows either."""
     if not swept or not swept.get("enteredStageAt"):
         return not landed
     if not landed:
         return False
-    latest = max(landed, key=lambda row: row["created_at"])
-    entered = latest["created_at"]
-    return latest["stage"] == swept["stage"] and \
-        entered.replace(microsecond=entered.microsecond // 1000 * 1000) == _instant(swept["enteredStageAt"])
+    held = {(row["stage"], row["created_at"].replace(microsecond=row["created_at"].microsecond // 1000 * 1000))
+            for row in landed}
+    latest = max(entered for _, entered in held)
+    return (swept["stage"], _instant(swept["enteredStageAt"])) in held and _instant(swept["enteredStageAt"]) == latest
 
 
 def _event(e: dict[str, Any]) -> dict:
