@@ -162,6 +162,11 @@ def test_a_usage_key_twice_is_an_offence():
            "yes": 1, "no": 0}
     results = {r.name: r.offending for r in checks.run(empty_trends(flag_usage_daily=[row, row]))}
     assert results["one_row_per_key"] == 1 and sum(results.values()) == 1
+    no_app, other_app = {**row, "app_name": None}, {**row, "app_name": "api"}
+    results = {r.name: r.offending for r in checks.run(empty_trends(flag_usage_daily=[row, no_app, no_app, other_app]))}
+    assert results["one_row_per_key"] == 1  # the app-less key twice; the others once each
+    results = {r.name: r.offending for r in checks.run(empty_trends(flag_usage_daily=[row, no_app, other_app]))}
+    assert results["one_row_per_key"] == 0
 
 
 @pytest.mark.parametrize(("usage", "days", "offending"), [
