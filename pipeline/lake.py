@@ -450,7 +450,7 @@ class Lake:
         existing_name = days.get(day.isoformat())
         if existing_name:
             existing = pl.read_parquet(self.root / existing_name)
-            merged = pl.concat([existing.join(part.select(key), on=key, how="anti", nulls_equal=True), part]).sort(key)
+            merged = _in_key_order(pl.concat([existing.join(part.select(key), on=key, how="anti", nulls_equal=True), part]), key)
             changed = merged.join(existing, on=merged.columns, how="anti", nulls_equal=True)
         else:
             merged = changed = part
@@ -649,9 +649,23 @@ def _last_of_each_key(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     next row has the same key is dropped. The file needs the sort anyway; this saves a hash-based
     ``unique`` over the same rows.
     """
-    ordered = frame.sort(key, maintain_order=True)
+    ordered = _in_key_order(frame, key)
     repeated = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key]).fill_null(False)
     return ordered.filter(~repeated)
+
+
+def _in_key_order(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """The rows sorted by ``key`` as ``frame.sort(key, maintain_order=True)`` sorts them (a null first),
+    each text column sorted by its rank among its distinct values: a day of metrics has a million
+    rows but a few thousand flags and apps, and sorting numbers is twice as fast as sorting their text."""
+    ranks = []
+    for column in key:
+        values = frame[column]
+        if values.dtype == pl.String and (distinct := values.drop_nulls().unique().sort()).len():
+            ranks.append(pl.col(column).cast(pl.Enum(distinct)).to_physical())
+        else:
+            ranks.append(pl.col(column))
+    return frame.sort(ranks, maintain_order=True)
 
 
 def _empty_frame(entity: Entity) -> pl.DataFrame:

@@ -63,6 +63,20 @@ def test_a_row_delivered_twice_in_one_landing_lands_once_as_delivered_last_in_ke
     ]
 
 
+def test_a_days_metrics_are_kept_in_the_byte_order_of_their_text_whichever_order_they_came_in(tmp_path):
+    u = base()
+    for flag in ("é", "b", "a-1", "B"):
+        u.flag(flag, "p", "2025-01-06T09:00")
+    u.hourly = [(flag, app, "production", at("2025-01-06T10:00"), 1, 0)
+                for flag, app in [("é", "web"), ("b", "web"), ("a-1", "web"), ("B", "web"), ("a", "web"), ("a", "api")]]
+    lake = u.land(tmp_path)
+    u.hourly.append(("a", "", "production", at("2025-01-06T11:00"), 1, 0))  # a second landing merges into the day
+    lake = u.land(tmp_path)
+    rows = pq.read_table(lake.day_files("client_metrics")[dt.date(2025, 1, 6)]).to_pylist()
+    assert [(r["feature_name"], r["app_name"]) for r in rows] == [  # UTF-8 bytes: "B" < "a" < "a-1" < "b" < "é"
+        ("B", "web"), ("a", ""), ("a", "api"), ("a", "web"), ("a-1", "web"), ("b", "web"), ("é", "web")]
+
+
 def test_an_unchanged_snapshot_is_not_landed_again_but_a_changed_one_is(tmp_path):
     u = base()
     u.land(tmp_path)
