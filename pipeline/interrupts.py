@@ -109,7 +109,8 @@ def _supervise(child: int, command: str, writes: bool) -> int:
 def _wait(child: int, received: list[int]) -> int:
     """The child's wait status; once a signal came, at most ``GRACE_SECONDS`` before the group is killed.
 
-    Polls: a blocking wait would resume after the signal handler (PEP 475) and never see the deadline."""
+    Polls every 50 ms (a command's end is seen at once, for a few wakeups a second): a blocking wait
+    would resume after the signal handler (PEP 475) and never see the deadline."""
     deadline = None
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
@@ -120,7 +121,7 @@ def _wait(child: int, received: list[int]) -> int:
         elif deadline is not None and time.monotonic() >= deadline:
             _signal_group(child, signal.SIGKILL)
             deadline = float("inf")
-        time.sleep(0.05 if received else 0.25)
+        time.sleep(0.05)
 
 
 def _signal_group(child: int, number: int, only_leader: bool = False) -> None:
