@@ -228,10 +228,7 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
             tables, check_inputs = _compute(lake, span, prepared, warehouse, staged_usage)
             for check, offending in _checked(span, tables, check_inputs).items():
                 built.checks[check] = built.checks.get(check, 0) + offending
-            for partition in sorted(span):
-                built.rows[partition] = warehouse.write(
-                    partition, {t: tables[t][partition.key] for t in partition.datasets}, lake, code, batch
-                )
+            built.rows.update(warehouse.write(span, tables, lake, code, batch))
             del tables, check_inputs  # the next span's rows take their place, once these are written
             batch.written()
     log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
@@ -291,7 +288,7 @@ def commit_deferred(data_dir: Path) -> int:
     if not staged:
         commits.settle(data_dir)
         return 0
-    with commits.committing(data_dir):
+    with Warehouse(data_dir).committing():
         files.publish_staged(staged)
     for listed in lists:
         listed.unlink()
@@ -392,6 +389,6 @@ def _rows(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, stored: list[Par
     relations = {}
     for name, trend in trends.TRENDS.items():
         rows = con.from_arrow(pa.concat_tables([SCHEMAS[name].empty_table(), *computed.get(name, {}).values()]))
-        paths = warehouse.files_for(name, [p for p in stored if p.grain == trend.grain])
-        relations[name] = con.read_parquet(paths).union(rows) if paths else rows
+        held = warehouse.read(con, name, [p for p in stored if p.grain == trend.grain])
+        relations[name] = held.union(rows) if held is not None else rows
     return relations

@@ -1,18 +1,22 @@
-"""The Parquet warehouse: one dataset per trend and flag-level table, one file per partition,
-swapped in atomically.
+"""The Parquet warehouse: one dataset per trend and flag-level table, a file per partition or per
+month of daily partitions, swapped in atomically.
 
 Layout under ``<data dir>/warehouse/``::
 
-    user_trends/day=2025-01-31/part-0.parquet
+    user_trends/month=2025-01/part-0.parquet          the month's days, a row each (SPEC §5)
     project_flag_trends/week=2025-05/part-0.parquet
     flag_usage_daily/month=2025-01/part-0.parquet
     flags/part-0.parquet                              one file, as of the latest run's date
     flag_lifecycle/part-0.parquet                     one file, as of the same date
 
-Every file holds its partition column too (``day`` or ``week``), so a single file reads alone.
-Key-value metadata on each file names the build that wrote it: the partition, its snapshot
-moment, the lake generation its inputs date from and the code version; the same inputs give the
-same bytes, whichever run (daily, catch-up or backfill) writes them. ``<data dir>/state/
+Every row holds its partition column too (``day`` or ``week``), so a single file reads alone. A
+daily trend keeps a month's days in one file (a year is twelve files, not 365 one-row ones); a
+day's build rewrites its month's file with the rows it holds of the other days. A weekly trend
+keeps a file a week: a backfill's tasks each build whole months, and the weeks of an ISO year
+span many tasks, which would each rewrite one year file. Key-value metadata on each file names the
+build that wrote it: the partition (or each day of the month), its snapshot moment, the lake
+generation its inputs date from and the code version; the same inputs give the same bytes,
+whichever run (daily, catch-up or backfill) writes them. ``<data dir>/state/
 partitions/<grain>=<key>.json`` records what each partition was built from (one file each, so
 tasks building partitions in parallel never share one), and a run rebuilds a partition only when
 it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
@@ -28,13 +32,18 @@ import hashlib
 import json
 import os
 import re
-from contextlib import AbstractContextManager
+import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline import commits, files, slices
 from pipeline.calendar import MonthSnapshot, WeekSnapshot, end_of_day, month_snapshot, week_snapshot
@@ -214,6 +223,8 @@ class Warehouse:
     def _relative(dataset: str, partition: Partition) -> str:
         if partition.grain == "flags":
             return f"{dataset}/part-0.parquet"
+        if partition.grain == "day":
+            return f"{dataset}/month={partition.key[:7]}/part-0.parquet"
         return f"{dataset}/{partition.grain}={partition.key}/part-0.parquet"
 
     def built(self, partition: Partition) -> dict | None:
@@ -255,30 +266,69 @@ class Warehouse:
             and all(exists(t) for t in partition.datasets)
         )
 
-    def write(self, partition: Partition, tables: dict[str, pa.Table], lake: Lake, code: str,
-              batch: files.Batch) -> dict[str, int]:
-        """Stage one partition of every dataset of its grain in ``batch``, then its record; returns rows per dataset."""
-        generation, code = input_generation(lake, partition.snapshot_day), _version(partition, code)
-        build = {
-            "partition": f"{partition.grain}={partition.key}",
-            "snapshot_at": end_of_day(partition.snapshot_day).isoformat(),
-            "input_generation": generation,
-            "code_version": code,
-        }
-        rows = {}
-        for trend in partition.datasets:
-            table = tables[trend]
-            metadata = {"insights.run": f"build-g{generation}-{code}", "insights.build": json.dumps(build, sort_keys=True)}
-            batch.write_parquet(self.path(trend, partition), table, metadata, SCHEMAS[trend], STATISTICS.get(trend, True))
-            rows[trend] = table.num_rows
-        record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": generation,
-                  "code_version": code, "rows": rows}
-        batch.write_json(self.records / f"{partition.grain}={partition.key}.json", record)
-        return rows
+    def write(self, partitions: list[Partition], tables: dict[str, dict[str, pa.Table]], lake: Lake, code: str,
+              batch: files.Batch) -> dict[Partition, dict[str, int]]:
+        """Stage the files of partitions computed together in ``batch`` (``tables``: each dataset's rows
+        by partition key), then their records; returns each partition's rows per dataset. A day's
+        rows go into its month's file, beside the rows that file holds of the month's other days."""
+        written = {}
+        for group in _sharing_files(partitions):
+            builds = {p.key: self._build(p, lake, code) for p in group}
+            for dataset in group[0].datasets:
+                parts = {p.key: tables[dataset][p.key] for p in group}
+                table, build = (self._month_of_days(dataset, group[0], parts, builds, batch) if group[0].grain == "day"
+                                else (parts[group[0].key], builds[group[0].key]))
+                generation = max(b["input_generation"] for b in build.get("days", {"": build}).values())
+                metadata = {"insights.run": f"build-g{generation}-{builds[group[0].key]['code_version']}",
+                            "insights.build": json.dumps(build, sort_keys=True)}
+                batch.write_parquet(self.path(dataset, group[0]), table, metadata, SCHEMAS[dataset],
+                                    STATISTICS.get(dataset, True))
+            for partition in group:
+                build = builds[partition.key]
+                written[partition] = {d: tables[d][partition.key].num_rows for d in partition.datasets}
+                record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": build["input_generation"],
+                          "code_version": build["code_version"], "rows": written[partition]}
+                batch.write_json(self.records / f"{partition.grain}={partition.key}.json", record)
+        return written
+
+    @staticmethod
+    def _build(partition: Partition, lake: Lake, code: str) -> dict:
+        return {"partition": f"{partition.grain}={partition.key}",
+                "snapshot_at": end_of_day(partition.snapshot_day).isoformat(),
+                "input_generation": input_generation(lake, partition.snapshot_day), "code_version": _version(partition, code)}
+
+    def _month_of_days(self, dataset: str, day: Partition, parts: dict[str, pa.Table], builds: dict[str, dict],
+                       batch: files.Batch) -> tuple[pa.Table, dict]:
+        """A daily dataset's month file with ``parts`` (rows by day) in place of what it held of
+        those days: the rows of the month's other days are kept from the file as staged earlier in
+        the batch or as committed, in day order, and so are their builds."""
+        target = self.path(dataset, day)
+        held = batch.staged_file(target) or (target if target.exists() else None)
+        kept, days = [], {}
+        if held is not None:
+            old = pq.ParquetFile(held).read()
+            days = {d: b for d, b in json.loads(old.schema.metadata[b"insights.build"])["days"].items() if d not in parts}
+            kept = [old.filter(pc.is_in(old["day"], pa.array([dt.date.fromisoformat(d) for d in days], pa.date32())))]
+        days.update({key: {k: v for k, v in build.items() if k != "partition"} for key, build in builds.items()})
+        table = pa.concat_tables([t.cast(SCHEMAS[dataset]) for t in (*kept, *parts.values())])
+        table = table.take(pc.sort_indices(table, [("day", "ascending")])).combine_chunks()
+        return table, {"partition": f"month={day.key[:7]}", "days": dict(sorted(days.items()))}
 
     def batch(self) -> AbstractContextManager[files.Batch]:
         """A batch of partitions, published as one commit when the block ends normally."""
-        return files.batch(self.data_dir, lambda: commits.committing(self.data_dir))
+        return files.batch(self.data_dir, self.committing)
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """Hold the commit lock while the block publishes (``commits.committing``); before it is
+        released, a daily trend's day folders, as code before its month files wrote them, go where
+        their month's file now stands (a reader globbing the dataset would count their rows twice)."""
+        with commits.committing(self.data_dir):
+            yield
+            for trend in (d.name for d in DATASETS.values() if d.grain == "day"):
+                for folder in (self.root / trend).glob("day=*") if (self.root / trend).exists() else ():
+                    if (folder.parent / f"month={folder.name[4:11]}" / "part-0.parquet").exists():
+                        shutil.rmtree(folder, ignore_errors=True)
 
     def committed(self, version: int) -> Committed:
         """Every partition's record as committed now; call it holding the commit lock (``commits.reading``)."""
@@ -307,14 +357,33 @@ class Warehouse:
         return path if since - dt.timedelta(days=1) <= built_as_of <= as_of and entry["input_generation"] >= reached else None
 
     def files_for(self, trend: str, partitions: list[Partition]) -> list[str]:
-        """The files of a trend's partitions, as strings, for a reader."""
-        return [str(self.path(trend, p)) for p in partitions]
+        """The files holding a trend's partitions, each once, as strings, for a reader (a daily trend's
+        month file holds other days too: ``read``)."""
+        return list(dict.fromkeys(str(self.path(trend, p)) for p in partitions))
+
+    def read(self, con: duckdb.DuckDBPyConnection, trend: str, partitions: list[Partition]) -> duckdb.DuckDBPyRelation | None:
+        """The rows of a trend's partitions, unread; None where none are asked for."""
+        paths = self.files_for(trend, partitions)
+        if not paths:
+            return None
+        rows = con.read_parquet(paths, hive_partitioning=False)
+        days = [duckdb.ConstantExpression(p.snapshot_day) for p in partitions if p.grain == "day"]
+        return rows.filter(duckdb.ColumnExpression("day").isin(*days)) if days else rows
 
 
 def _version(partition: Partition, code: str) -> str:
     """The version a partition is built by: the code's, and for the ``flags`` tables the clean-up
     thresholds too, so that a changed threshold rebuilds them and nothing else."""
     return f"{code}-{CleanupSettings.from_environment().version}" if partition.grain == "flags" else code
+
+
+def _sharing_files(partitions: list[Partition]) -> list[list[Partition]]:
+    """The partitions in groups that share their files (a month's days), in order."""
+    groups: dict[tuple[str, str], list[Partition]] = {}
+    for partition in sorted(partitions):
+        key = partition.key[:7] if partition.grain == "day" else partition.key
+        groups.setdefault((partition.grain, key), []).append(partition)
+    return list(groups.values())
 
 
 def split_by_partition(table: pa.Table, column: str) -> dict[str, pa.Table]:

@@ -103,7 +103,7 @@ def test_odd_names_stay_data_and_never_become_paths(tmp_path):
     assert by(doc["projectFlagTrends"], "project")[odd[0]]["total"] == len(odd)
     assert not outside.exists()
     written = [p.relative_to(tmp_path / "data") for p in (tmp_path / "data").rglob("*") if p.is_file()]
-    assert all(part.startswith(("day=", "week=")) for p in written if p.parts[0] == "warehouse" for part in p.parts[2:3])
+    assert all(part.startswith(("month=", "week=")) for p in written if p.parts[0] == "warehouse" for part in p.parts[2:3])
 
 
 def test_a_failed_check_blocks_the_write(tmp_path, monkeypatch):

@@ -49,11 +49,20 @@ def test_a_run_builds_every_partition_from_the_lakes_first_day(tmp_path):
 
 def test_every_warehouse_file_names_its_build(tmp_path):
     run(tmp_path, AS_OF)
-    path = tmp_path / "warehouse" / "flag_trends" / "day=2024-03-01" / "part-0.parquet"
+    path = tmp_path / "warehouse" / "project_flag_trends" / "week=2024-09" / "part-0.parquet"
     metadata = pq.read_schema(path).metadata
     build = json.loads(metadata[b"insights.build"])
-    assert build["partition"] == "day=2024-03-01" and build["snapshot_at"] == "2024-03-01T23:59:59.999000+00:00"
+    assert build["partition"] == "week=2024-09" and build["snapshot_at"] == "2024-03-03T23:59:59.999000+00:00"
     assert metadata[b"insights.run"].decode() == f"build-g{build['input_generation']}-{build['code_version']}"
+    # a daily trend's month file: its days, a row and a build each
+    path = tmp_path / "warehouse" / "flag_trends" / "month=2024-03" / "part-0.parquet"
+    stored = pq.read_table(path)
+    build = json.loads(stored.schema.metadata[b"insights.build"])
+    assert build["partition"] == "month=2024-03" and list(build["days"]) == [f"2024-03-{d:02d}" for d in range(1, 11)]
+    assert [d.day for d in stored["day"].to_pylist()] == list(range(1, 11))
+    assert build["days"]["2024-03-01"]["snapshot_at"] == "2024-03-01T23:59:59.999000+00:00"
+    newest = max(b["input_generation"] for b in build["days"].values())
+    assert stored.schema.metadata[b"insights.run"].decode() == f"build-g{newest}-{build['days']['2024-03-01']['code_version']}"
 
 
 def test_every_warehouse_file_reads_back_with_its_datasets_columns_and_its_build(tmp_path):
@@ -63,7 +72,7 @@ def test_every_warehouse_file_reads_back_with_its_datasets_columns_and_its_build
         path = next((tmp_path / "warehouse" / dataset).rglob("part-0.parquet"))
         stored = pq.read_schema(path)
         assert stored.remove_metadata().equals(schema), dataset
-        assert json.loads(stored.metadata[b"insights.build"])["partition"].split("=")[0] in ("day", "week", "month", "flags")
+        assert json.loads(stored.metadata[b"insights.build"])["partition"].split("=")[0] in ("week", "month", "flags")
 
 
 def day_instance() -> Instance:
@@ -110,6 +119,19 @@ def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(tmp_pa
     assert "warehouse/flag_usage_daily/month=2025-01/part-0.parquet" in backfill  # the backfill wrote usage too
     assert "warehouse/flags/part-0.parquet" in daily and "warehouse/flags/part-0.parquet" not in backfill
     assert "warehouse/flag_lifecycle/part-0.parquet" in daily and "warehouse/flag_lifecycle/part-0.parquet" not in backfill
+
+
+def test_a_daily_trends_day_folders_written_before_month_files_go_when_their_month_is_committed(tmp_path):
+    u = day_instance()
+    u.land(tmp_path)
+    legacy = [tmp_path / "warehouse" / t / f"day={d}" / "part-0.parquet" for t in ("user_trends", "flag_trends")
+              for d in ("2025-01-10", "2019-06-30")]
+    for path in legacy:  # as code before month files left them
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"a day's rows")
+    job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 19)))
+    assert [p.exists() for p in legacy] == [False, True, False, True]  # no month file of 2019-06: left alone
+    assert (tmp_path / "warehouse" / "user_trends" / "month=2025-01" / "part-0.parquet").exists()
 
 
 def test_export_builds_what_the_warehouse_lacks_and_leaves_later_weeks_alone(tmp_path):

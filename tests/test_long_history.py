@@ -51,7 +51,7 @@ def test_a_daily_run_after_five_years_writes_its_own_files_and_reads_none_before
     document = job.export(tmp_path, first, last)
     after = files(tmp_path)
     assert sorted(p for p in after if after[p] != before.get(p)) == sorted([
-        "user_trends/day=2026-07-01/part-0.parquet", "flag_trends/day=2026-07-01/part-0.parquet",
+        "user_trends/month=2026-07/part-0.parquet", "flag_trends/month=2026-07/part-0.parquet",
         *(f"{t}/week=2026-27/part-0.parquet" for t in ("project_flag_trends", "metrics_summary_trends",
                                                        "environment_type_trends", "lifecycle_trends",
                                                        "creation_archive_trends")),

@@ -186,14 +186,15 @@ def load_held(data_dir: Path) -> Held | None:
 
 
 def _read(warehouse: Warehouse, dataset: str, committed: Committed) -> Iterator[tuple[str, bytes]]:
-    """The bytes of the file of each of a dataset's committed partitions, by key (a missing one is
-    skipped). Read whole while the commit lock is held: a few milliseconds for a year's small files,
-    parsed after it is released."""
+    """The bytes of each file holding a dataset's committed partitions (a month's days share one), by
+    path (a missing one is skipped). Read whole while the commit lock is held: a few milliseconds
+    for a year's small files, parsed after it is released."""
     grain = trends.DATASETS[dataset].grain
-    for (record_grain, key), record in sorted(committed.records.items()):
-        if record_grain == grain:
-            partition = Partition(grain, key, dt.date.fromisoformat(record["snapshot_day"]))
-            try:
-                yield key, warehouse.path(dataset, partition).read_bytes()
-            except FileNotFoundError:
-                continue
+    partitions = [Partition(grain, key, dt.date.fromisoformat(record["snapshot_day"]))
+                  for (record_grain, key), record in sorted(committed.records.items()) if record_grain == grain]
+    for path in warehouse.files_for(dataset, partitions):
+        try:
+            with open(path, "rb") as file:
+                yield path, file.read()
+        except FileNotFoundError:
+            continue
