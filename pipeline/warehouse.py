@@ -17,8 +17,9 @@ span many tasks, which would each rewrite one year file. Key-value metadata on e
 build that wrote it: the partition (or each day of the month), its snapshot moment, the lake
 generation its inputs date from and the code version; the same inputs give the same bytes,
 whichever run (daily, catch-up or backfill) writes them. ``<data dir>/state/
-partitions/<grain>=<key>.json`` records what each partition was built from (one file each, so
-tasks building partitions in parallel never share one), and a run rebuilds a partition only when
+partitions/<grain>=<key>.json`` records what each partition was built from, a month's days in one
+``days=YYYY-MM.json`` as they share their files (one file each, so tasks building partitions in
+parallel never share one: a task builds whole months), and a run rebuilds a partition only when
 it is missing, its snapshot moment moved, new lake data reaches it, or the code changed.
 
 A build's files and records are published together as one commit (``pipeline.commits``); a reader
@@ -227,10 +228,18 @@ class Warehouse:
             return f"{dataset}/month={partition.key[:7]}/part-0.parquet"
         return f"{dataset}/{partition.grain}={partition.key}/part-0.parquet"
 
+    def _record(self, partition: Partition) -> Path:
+        """Where a partition's record is kept: its own file, or a day's in its month's (``days=YYYY-MM.json``,
+        by day), as its rows share the month's files."""
+        if partition.grain == "day":
+            return self.records / f"days={partition.key[:7]}.json"
+        return self.records / f"{partition.grain}={partition.key}.json"
+
     def built(self, partition: Partition) -> dict | None:
         """What built a partition (snapshot day, input generation, code version, rows), or None."""
-        record = self.records / f"{partition.grain}={partition.key}.json"
-        return json.loads(record.read_text(encoding="utf-8")) if record.exists() else None
+        path = self._record(partition)
+        record = orjson.loads(path.read_bytes()) if path.exists() else None
+        return record.get(partition.key) if record is not None and partition.grain == "day" else record
 
     def latest_week_snapshot(self) -> dt.date | None:
         """The latest snapshot day of any weekly partition: the day the warehouse is as of."""
@@ -247,10 +256,12 @@ class Warehouse:
         records rather than a look per partition (a run plans every partition of the history), and
         a file's existence asked by its name as text."""
         recorded = {entry.name for entry in os.scandir(self.records)} if self.records.exists() else set()
-        root, stale = str(self.root), []
+        root, stale, read = str(self.root), [], {}
         for partition in partitions:
-            name = f"{partition.grain}={partition.key}.json"
-            entry = orjson.loads((self.records / name).read_bytes()) if name in recorded else None
+            name = self._record(partition).name
+            if name not in read:
+                read[name] = orjson.loads((self.records / name).read_bytes()) if name in recorded else None
+            entry = read[name].get(partition.key) if read[name] is not None and partition.grain == "day" else read[name]
             if not self._is_current(partition, entry, lake, code,
                                     lambda dataset: os.path.exists(f"{root}/{self._relative(dataset, partition)}")):
                 stale.append(partition)
@@ -283,12 +294,19 @@ class Warehouse:
                             "insights.build": json.dumps(build, sort_keys=True)}
                 batch.write_parquet(self.path(dataset, group[0]), table, metadata, SCHEMAS[dataset],
                                     STATISTICS.get(dataset, True))
+            records = {}
             for partition in group:
                 build = builds[partition.key]
                 written[partition] = {d: tables[d][partition.key].num_rows for d in partition.datasets}
-                record = {"snapshot_day": partition.snapshot_day.isoformat(), "input_generation": build["input_generation"],
-                          "code_version": build["code_version"], "rows": written[partition]}
-                batch.write_json(self.records / f"{partition.grain}={partition.key}.json", record)
+                records[partition.key] = {"snapshot_day": partition.snapshot_day.isoformat(),
+                                          "input_generation": build["input_generation"],
+                                          "code_version": build["code_version"], "rows": written[partition]}
+            target = self._record(group[0])
+            if group[0].grain == "day":  # the month's record, the other days' entries kept
+                held = batch.staged_file(target) or (target if target.exists() else None)
+                batch.write_json(target, dict(sorted({**(orjson.loads(held.read_bytes()) if held else {}), **records}.items())))
+            else:
+                batch.write_json(target, records[group[0].key])
         return written
 
     @staticmethod
@@ -329,6 +347,9 @@ class Warehouse:
                 for folder in (self.root / trend).glob("day=*") if (self.root / trend).exists() else ():
                     if (folder.parent / f"month={folder.name[4:11]}" / "part-0.parquet").exists():
                         shutil.rmtree(folder, ignore_errors=True)
+            for record in self.records.glob("day=*.json") if self.records.exists() else ():
+                if (self.records / f"days={record.name[4:11]}.json").exists():
+                    record.unlink(missing_ok=True)
 
     def committed(self, version: int) -> Committed:
         """Every partition's record as committed now; call it holding the commit lock (``commits.reading``)."""
@@ -336,8 +357,11 @@ class Warehouse:
         for entry in os.scandir(self.records) if self.records.exists() else ():
             if "=" in entry.name and entry.name.endswith(".json"):
                 grain, key = entry.name.removesuffix(".json").split("=", 1)
-                with open(entry.path, "rb") as record:
-                    records[grain, key] = orjson.loads(record.read())
+                if grain == "day":  # a day's own record, as code before month records wrote it: not held
+                    continue
+                with open(entry.path, "rb") as file:
+                    record = orjson.loads(file.read())
+                records.update({("day", day): r for day, r in record.items()} if grain == "days" else {(grain, key): record})
         return Committed(version, records)
 
     def stored_usage_files(self) -> dict[str, Path]:

@@ -41,8 +41,10 @@ def test_running_twice_with_the_same_inputs_leaves_the_same_bytes(tmp_path):
 def test_a_run_builds_every_partition_from_the_lakes_first_day(tmp_path):
     run(tmp_path, AS_OF)
     records = sorted(p.stem for p in (tmp_path / "state" / "partitions").iterdir())
-    days, weeks = [r for r in records if r.startswith("day=")], [r for r in records if r.startswith("week=")]
-    assert (days[0], days[-1], len(days)) == ("day=2024-01-01", "day=2024-03-10", 70)
+    months, weeks = [r for r in records if r.startswith("days=")], [r for r in records if r.startswith("week=")]
+    assert months == ["days=2024-01", "days=2024-02", "days=2024-03"]  # a month's days share a record file
+    days = [d for m in months for d in json.loads((tmp_path / "state" / "partitions" / f"{m}.json").read_text())]
+    assert (days[0], days[-1], len(days)) == ("2024-01-01", "2024-03-10", 70)
     assert (weeks[0], weeks[-1], len(weeks)) == ("week=2024-01", "week=2024-10", 10)
     assert Warehouse(tmp_path).latest_week_snapshot() == AS_OF
 
@@ -121,16 +123,21 @@ def test_a_backfill_gives_the_bytes_of_partitions_built_one_day_at_a_time(tmp_pa
     assert "warehouse/flag_lifecycle/part-0.parquet" in daily and "warehouse/flag_lifecycle/part-0.parquet" not in backfill
 
 
-def test_a_daily_trends_day_folders_written_before_month_files_go_when_their_month_is_committed(tmp_path):
+def test_a_daily_trends_day_folders_and_records_written_before_month_files_go_when_their_month_is_committed(tmp_path):
     u = day_instance()
     u.land(tmp_path)
     legacy = [tmp_path / "warehouse" / t / f"day={d}" / "part-0.parquet" for t in ("user_trends", "flag_trends")
               for d in ("2025-01-10", "2019-06-30")]
-    for path in legacy:  # as code before month files left them
+    for path in legacy:  # as code before month files left them, and the day's record
         path.parent.mkdir(parents=True)
         path.write_bytes(b"a day's rows")
+    (tmp_path / "state" / "partitions").mkdir(parents=True)
+    (tmp_path / "state" / "partitions" / "day=2025-01-10.json").write_text(json.dumps(
+        {"snapshot_day": "2025-01-10", "input_generation": 1, "code_version": "older", "rows": {}}))
     job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 19)))
     assert [p.exists() for p in legacy] == [False, True, False, True]  # no month file of 2019-06: left alone
+    records = tmp_path / "state" / "partitions"
+    assert (records / "days=2025-01.json").exists() and not (records / "day=2025-01-10.json").exists()
     assert (tmp_path / "warehouse" / "user_trends" / "month=2025-01" / "part-0.parquet").exists()
 
 
