@@ -303,7 +303,7 @@ class Warehouse:
                                           "code_version": build["code_version"], "rows": written[partition]}
             target = self._record(group[0])
             if group[0].grain == "day":  # the month's record, the other days' entries kept
-                held = batch.staged_file(target) or (target if target.exists() else None)
+                held = _held(target, batch)
                 batch.write_json(target, dict(sorted({**(orjson.loads(held.read_bytes()) if held else {}), **records}.items())))
             else:
                 batch.write_json(target, records[group[0].key])
@@ -320,8 +320,7 @@ class Warehouse:
         """A daily dataset's month file with ``parts`` (rows by day) in place of what it held of
         those days: the rows of the month's other days are kept from the file as staged earlier in
         the batch or as committed, in day order, and so are their builds."""
-        target = self.path(dataset, day)
-        held = batch.staged_file(target) or (target if target.exists() else None)
+        held = _held(self.path(dataset, day), batch)
         kept, days = [], {}
         if held is not None:
             old = pq.ParquetFile(held).read()
@@ -399,6 +398,12 @@ def _version(partition: Partition, code: str) -> str:
     """The version a partition is built by: the code's, and for the ``flags`` tables the clean-up
     thresholds too, so that a changed threshold rebuilds them and nothing else."""
     return f"{code}-{CleanupSettings.from_environment().version}" if partition.grain == "flags" else code
+
+
+def _held(target: Path, batch: files.Batch) -> Path | None:
+    """A month's file as a build merges into it: as staged earlier in ``batch``, else as committed;
+    None where neither."""
+    return batch.staged_file(target) or (target if target.exists() else None)
 
 
 def _sharing_files(partitions: list[Partition]) -> list[list[Partition]]:
