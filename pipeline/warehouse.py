@@ -238,8 +238,7 @@ class Warehouse:
     def built(self, partition: Partition) -> dict | None:
         """What built a partition (snapshot day, input generation, code version, rows), or None."""
         path = self._record(partition)
-        record = orjson.loads(path.read_bytes()) if path.exists() else None
-        return record.get(partition.key) if record is not None and partition.grain == "day" else record
+        return _entry(orjson.loads(path.read_bytes()) if path.exists() else None, partition)
 
     def latest_week_snapshot(self) -> dt.date | None:
         """The latest snapshot day of any weekly partition: the day the warehouse is as of."""
@@ -261,8 +260,7 @@ class Warehouse:
             name = self._record(partition).name
             if name not in read:
                 read[name] = orjson.loads((self.records / name).read_bytes()) if name in recorded else None
-            entry = read[name].get(partition.key) if read[name] is not None and partition.grain == "day" else read[name]
-            if not self._is_current(partition, entry, lake, code,
+            if not self._is_current(partition, _entry(read[name], partition), lake, code,
                                     lambda dataset: os.path.exists(f"{root}/{self._relative(dataset, partition)}")):
                 stale.append(partition)
         return stale
@@ -398,6 +396,11 @@ def _version(partition: Partition, code: str) -> str:
     """The version a partition is built by: the code's, and for the ``flags`` tables the clean-up
     thresholds too, so that a changed threshold rebuilds them and nothing else."""
     return f"{code}-{CleanupSettings.from_environment().version}" if partition.grain == "flags" else code
+
+
+def _entry(record: dict | None, partition: Partition) -> dict | None:
+    """A partition's entry in its record file (``Warehouse._record``): a day's under its key in its month's."""
+    return record.get(partition.key) if record is not None and partition.grain == "day" else record
 
 
 def _held(target: Path, batch: files.Batch) -> Path | None:
