@@ -1,8 +1,8 @@
 """The digest flow: this period's digest to every configured target (``pipeline.digest``).
 
 Scheduled beside the daily run (``flows/serve.py``), weekly by default. A target it cannot reach
-is recorded and told in one line; the flow still succeeds, so Prefect does not retry what reached
-the other targets. With no target configured it says so and sends nothing.
+fails the flow run in one line, as it fails the command; a later run in the period sends only to
+the targets that have not had the digest. With no target configured it says so and sends nothing.
 """
 
 from __future__ import annotations

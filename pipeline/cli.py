@@ -30,10 +30,6 @@ class CannotServe(RuntimeError):
     """``serve`` cannot start: the Prefect server it needs is missing."""
 
 
-class DigestUndelivered(RuntimeError):
-    """A digest did not reach every target."""
-
-
 class _StderrHandler(logging.StreamHandler):
     """Logs to whatever ``sys.stderr`` is when a record is emitted (it may be replaced meanwhile)."""
 
@@ -276,9 +272,10 @@ def digest(data_dir: Path, period: str, config: Path | None, dry_run: bool) -> N
     clean-up candidates by reason with their flags, the unknown flags, a link to the dashboard.
 
     Goes to every Apprise URL in INSIGHTS_DIGEST_URLS (Slack, Microsoft Teams, Discord, mailto://,
-    json://...; spaces or commas between them) and in the --config file, once a period: a second
-    send in the period reaches only the targets the first did not. A target it cannot reach is one
-    line, recorded for the server's metrics, and exit code 1. Flags link to their page in Unleash
+    json://...; spaces or commas between them) and in the --config file, once a period: a target
+    that had the period's digest never gets it again, whatever the settings did in between. Prints
+    a line per target reached; a target it cannot reach is one line on stderr, the run recorded as
+    failed for the server's metrics, and exit code 1. Flags link to their page in Unleash
     where INSIGHTS_UNLEASH_URL is set; the dashboard is INSIGHTS_DASHBOARD_URL.
     """
     from pipeline import digest as digests
@@ -286,13 +283,18 @@ def digest(data_dir: Path, period: str, config: Path | None, dry_run: bool) -> N
     if dry_run:
         click.echo(digests.preview(data_dir, period), nl=False)
         return
-    result = digests.send(data_dir, period, config)
+    try:
+        _reached(digests.send(data_dir, period, config))
+    except digests.Undelivered as undelivered:
+        _reached(undelivered.result)
+        raise
+
+
+def _reached(result: dict) -> None:
+    """A line per target the digest reached now or before (a target it could not reach is the error)."""
     for target, outcome in result["targets"].items():
-        click.echo(f"{outcome['service']} target {target}: {outcome['status']}")
-    failed = sum(outcome["status"] == "failed" for outcome in result["targets"].values())
-    if failed:
-        raise DigestUndelivered(f"the digest of {result['period']} did not reach {failed} target(s); "
-                                "the next send this period tries them again")
+        if outcome["status"] != "failed":
+            click.echo(f"{outcome['service']} target {target}: {outcome['status']}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -382,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
-    from pipeline.digest import NoDigest, dashboard_url
+    from pipeline.digest import NoDigest, Undelivered, dashboard_url
     from pipeline.trends import CleanupSettings, SettingsError, unleash_url
 
     args = sys.argv[1:] if argv is None else list(argv)
@@ -400,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{_command(error)}{error.format_message()}", 2, debug)
     except (calendar.CalendarError, UnknownSource, DataDirUnusable, SettingsError) as error:
         _fail(str(error), 2, debug)
-    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen, NoDigest, DigestUndelivered) as error:
+    except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen, NoDigest, Undelivered) as error:
         _fail(str(error), 1, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)

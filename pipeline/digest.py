@@ -9,9 +9,10 @@ configured as an Apprise URL (Slack, Microsoft Teams, Discord, e-mail, a JSON we
 named by its service and Apprise's identifier (a hash).
 
 Once a period (an ISO week by default): ``state/digest.json`` keeps the period's message and
-which targets it reached. A second send in the period sends nothing to a target it reached, and
-the same message to one it did not (a retry); a failed delivery is one line, recorded in the state
-and the run manifest (``runs/``), read by the server's metrics, and does not fail the digest.
+every target it reached, whatever the settings did in between: a target that has had the period's
+digest never gets it again, and one that has not gets the same message (a retry, a target added).
+A target the send cannot reach fails the digest: the run manifest (``runs/``) is ``failed`` with
+one line naming the target, the command exits 1, and the server's metrics say so per target.
 """
 
 from __future__ import annotations
@@ -31,34 +32,48 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pyarrow.parquet as pq
 
 from pipeline import commits, files, trends
-from pipeline.calendar import UTC
+from pipeline.calendar import UTC, end_of_day
 from pipeline.manifest import RunManifest
 from pipeline.warehouse import Partition, Warehouse, flags_partition
-
-log = logging.getLogger(__name__)
 
 PERIODS = {"week": "0 8 * * 1", "day": "0 8 * * *", "month": "0 8 1 * *"}
 """Each period a digest may cover, and when its deployment sends it (cron, UTC): Monday, every
 day, the first of the month, at 08:00."""
 STATE = Path("state") / "digest.json"
 LISTED = 20
-"""Projects, flags of a reason and unknown flags listed at most: the rest are counted (the largest
-changes of debt come first), and on the dashboard."""
+"""Projects and unknown flags listed at most: the rest are counted (the largest changes of debt
+come first), and on the dashboard."""
+LISTED_FLAGS = 10
+"""New clean-up candidates listed at most per reason: the rest are counted, with a link to the
+dashboard's list of that reason."""
 
 
 class NoDigest(RuntimeError):
     """Nothing to send: no target configured, or no warehouse built yet."""
 
 
+class Undelivered(RuntimeError):
+    """The digest did not reach every configured target; ``result`` is what each target got."""
+
+    def __init__(self, result: dict):
+        failed = {target: r for target, r in result["targets"].items() if r["status"] == "failed"}
+        super().__init__(f"the digest of {result['period']} did not reach " + "; ".join(
+            f"{r['service']} target {target} ({r['error']})" for target, r in failed.items())
+            + ": the next send this period tries again")
+        self.result = result
+
+
 @dataclass(frozen=True)
 class Seen:
     """What a digest saw: the day the ``flags`` table is as of, each project's technical debt in the
-    latest week (percent), the clean-up candidates (flag, incarnation, reason, project) and the
-    unknown flags (name, status, evaluations in 7 days, apps)."""
+    latest week (percent), the clean-up candidates (flag, incarnation, reason, project, age in
+    whole days at the end of ``as_of``, evaluations in the 30 days up to it; the last two None in
+    the state of an older version) and the unknown flags (name, status, evaluations in 7 days,
+    apps)."""
 
     as_of: str
     debt: dict[str, int]
-    candidates: list[tuple[str, int, str, str]]
+    candidates: list[tuple[str, int, str, str, int | None, int | None]]
     unknown: list[tuple[str, str, int, list[str]]]
 
     def to_json(self) -> dict:
@@ -67,7 +82,7 @@ class Seen:
 
     @classmethod
     def from_json(cls, data: dict) -> "Seen":
-        return cls(data["as_of"], data["debt"], [tuple(c) for c in data["candidates"]],
+        return cls(data["as_of"], data["debt"], [(*c, None, None)[:6] for c in data["candidates"]],
                    [tuple(u) for u in data["unknown"]])
 
 
@@ -86,16 +101,18 @@ def seen_now(data_dir: Path) -> Seen:
         if record is None:
             raise NoDigest(f"no run has built the flags table in {data_dir} yet: run `insights run` first")
         latest = flags_partition(dt.date.fromisoformat(record["snapshot_day"]))
-        flags = pq.read_table(warehouse.path("flags", latest), columns=["flag", "incarnation", "project",
-                                                                        "cleanup_reason"]).to_pylist()
+        flags = pq.read_table(warehouse.path("flags", latest), columns=[
+            "flag", "incarnation", "project", "created_at", "evaluations_30d", "cleanup_reason"]).to_pylist()
         unknown_path = warehouse.path("unknown_flags", latest)
         unknown = pq.read_table(unknown_path).to_pylist() if unknown_path.exists() else []
         weeks = sorted((key, r) for (grain, key), r in committed.records.items() if grain == "week")
         week = [] if not weeks else pq.read_table(warehouse.path("project_flag_trends", Partition(
             "week", weeks[-1][0], dt.date.fromisoformat(weeks[-1][1]["snapshot_day"]))),
             columns=["project", "technical_debt"]).to_pylist()
+    end = end_of_day(dt.date.fromisoformat(record["snapshot_day"]))
     return Seen(record["snapshot_day"], {r["project"]: r["technical_debt"] for r in week},
-                sorted((r["flag"], r["incarnation"], r["cleanup_reason"], r["project"])
+                sorted((r["flag"], r["incarnation"], r["cleanup_reason"], r["project"],
+                        (end - r["created_at"]).days, r["evaluations_30d"])
                        for r in flags if r["cleanup_reason"] is not None),
                 [(r["flag"], r["status"], r["evaluations_7d"], r["apps"]) for r in unknown])
 
@@ -120,11 +137,12 @@ def message(now: Seen, before: Seen | None, period: str, unleash: str | None, da
     new = [c for c in now.candidates if (c[0], c[1], c[2]) not in known]
     lines += ["", f"## New clean-up candidates: {len(new)}"]
     for reason in trends.CLEANUP_REASONS:
-        flags = [c for c in new if c[2] == reason]
+        flags = sorted((c for c in new if c[2] == reason), key=_removal_order)
         if flags:
             lines += ["", f"### {reason} ({len(flags)})"]
-            lines += [f"- {_flag(flag, project, unleash)} ({project})" for flag, _, _, project in flags[:LISTED]]
-            lines += _more(len(flags), dashboard, f"reason={reason}")
+            lines += [f"- {_flag(flag, project, unleash)} ({project}){_use(age, evaluations)}"
+                      for flag, _, _, project, age, evaluations in flags[:LISTED_FLAGS]]
+            lines += _more(len(flags), dashboard, f"reason={reason}", LISTED_FLAGS)
     was_unknown = {u[0] for u in before.unknown} if before else set()
     lines += ["", f"## Unknown flags: {len(now.unknown)} ({sum(u[0] not in was_unknown for u in now.unknown)} new)"]
     for flag, status, evaluations, apps in now.unknown[:LISTED]:
@@ -141,21 +159,35 @@ def _flag(flag: str, project: str, unleash: str | None) -> str:
     return f"[{flag}]({unleash}/projects/{project}/features/{flag})" if unleash else f"`{flag}`"
 
 
-def _more(count: int, dashboard: str | None, view: str) -> list[str]:
-    if count <= LISTED:
+def _removal_order(candidate: tuple) -> tuple:
+    """A reason's candidates, those cheapest to remove first: the fewest evaluations in 30 days (code
+    that hardly asks), then the oldest, then by name."""
+    flag, _, _, _, age, evaluations = candidate
+    return (evaluations if evaluations is not None else -1, -(age or 0), flag)
+
+
+def _use(age: int | None, evaluations: int | None) -> str:
+    if age is None or evaluations is None:
+        return ""
+    return f": {age:,} day{'' if age == 1 else 's'} old, {evaluations:,} evaluations in 30 days"
+
+
+def _more(count: int, dashboard: str | None, view: str, listed: int = LISTED) -> list[str]:
+    if count <= listed:
         return []
-    return [f"- and {count - LISTED} more" + (f": {dashboard}/" + (f"#{view}" if view else "") if dashboard else "")]
+    return [f"- and {count - listed} more" + (f": {dashboard}/" + (f"#{view}" if view else "") if dashboard else "")]
 
 
 @dataclass(frozen=True)
 class Target:
-    """One place a digest goes: its service, Apprise's identifier for it (no secret), its URL
-    and the URL's parts that must never be shown."""
+    """One place a digest goes: its service, Apprise's identifier for it (no secret), its URL,
+    the URL's parts that must never be shown, and whether it takes HTML first (e-mail)."""
 
     service: str
     id: str
     url: str
     secrets: tuple[str, ...]
+    html: bool
 
     def __str__(self) -> str:
         return f"{self.service} target {self.id}"
@@ -180,8 +212,13 @@ def targets(config: Path | None = None) -> list[Target]:
             if not config.is_file() or not loaded.add(str(config.absolute())) or not loaded.services():
                 raise trends.SettingsError(f"{config}: not an Apprise configuration file holding a URL it can send to")
             found.add(loaded)
-        return [Target(server.service_name, server.url_id() or "?", server.url(), _secrets(server.url()))
-                for server in found]
+        return [Target(server.service_name, server.url_id() or "?", server.url(), _secrets(server.url()),
+                       _first_format(server.notify_format) == apprise.NotifyFormat.HTML) for server in found]
+
+
+def _first_format(formats):
+    """The format a target takes first (Apprise gives one, or those it takes, best first)."""
+    return formats[0] if isinstance(formats, (tuple, list)) else formats
 
 
 def _secrets(url: str) -> tuple[str, ...]:
@@ -194,8 +231,9 @@ def _secrets(url: str) -> tuple[str, ...]:
 
 
 def send(data_dir: Path, period: str = "week", config: Path | None = None, now: dt.datetime | None = None) -> dict:
-    """Send this period's digest to every configured target it has not reached yet; returns what
-    each target got (``sent``, ``failed`` with a one-line error, or ``already sent``)."""
+    """Send this period's digest to every configured target that has not had it yet; returns what
+    each target got (``sent``, ``failed`` with a one-line error, or ``already sent``), and raises
+    ``Undelivered`` with it, after recording the run as failed, where a target could not be reached."""
     data_dir = Path(data_dir)
     chosen = targets(config)
     if not chosen:
@@ -207,27 +245,28 @@ def send(data_dir: Path, period: str = "week", config: Path | None = None, now: 
             state = _state(data_dir)
             if state.get("period") != key:
                 state = _new_period(data_dir, state, key)
+            # a target that had the period's digest keeps its record whatever the settings say now; a
+            # failure is news only for a target still configured
+            deliveries = {target: d for target, d in state["deliveries"].items() if d["status"] == "sent"}
             results = {}
             for target in chosen:
-                if state["deliveries"].get(target.id, {}).get("status") == "sent":
+                if target.id in deliveries:
                     results[target.id] = {"service": target.service, "status": "already sent"}
                     continue
                 error = _deliver(target, state["title"], state["body"])
-                results[target.id] = state["deliveries"][target.id] = {
+                results[target.id] = deliveries[target.id] = {
                     "service": target.service, "status": "failed" if error else "sent",
                     "at": dt.datetime.now(UTC).isoformat(timespec="seconds"), **({"error": error} if error else {})}
+                state["deliveries"] = deliveries
                 files.write_json(data_dir, data_dir / STATE, state)
-                if error:
-                    log.warning("digest %s: could not deliver to %s: %s", key, target, error)
-            if set(state["deliveries"]) - set(results):  # targets no longer configured: not told, not counted
-                state["deliveries"] = {k: v for k, v in state["deliveries"].items() if k in results}
+            if state["deliveries"] != deliveries:
+                state["deliveries"] = deliveries
                 files.write_json(data_dir, data_dir / STATE, state)
         step.update(targets=results, as_of=state["seen"]["as_of"])
-    sent = sum(r["status"] == "sent" for r in results.values())
-    log.info("digest %s: sent to %d target(s), %d already had it, %d failed", key, sent,
-             sum(r["status"] == "already sent" for r in results.values()),
-             sum(r["status"] == "failed" for r in results.values()))
-    return {"period": key, "targets": results, "manifest": str(manifest.path)}
+        result = {"period": key, "targets": results, "manifest": str(manifest.path)}
+        if any(r["status"] == "failed" for r in results.values()):
+            raise Undelivered(result)
+    return result
 
 
 def preview(data_dir: Path, period: str = "week", now: dt.datetime | None = None) -> str:
@@ -271,13 +310,14 @@ def _state(data_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def deliveries(data_dir: Path) -> list[dict]:
-    """Each target's delivery of the latest period's digest (status ``sent`` or ``failed``, ``at``);
+def deliveries(data_dir: Path) -> dict[str, dict]:
+    """Each target's delivery of the latest period's digest, by target (``service``, status ``sent``
+    or ``failed``, ``at``): every target that had it, and those the latest send could not reach;
     none where no digest was sent or its state cannot be read (a file being replaced)."""
     try:
-        return list(_state(Path(data_dir)).get("deliveries", {}).values())
+        return dict(_state(Path(data_dir)).get("deliveries", {}))
     except (OSError, ValueError):
-        return []
+        return {}
 
 
 def _deliver(target: Target, title: str, body: str) -> str | None:
@@ -287,12 +327,28 @@ def _deliver(target: Target, title: str, body: str) -> str | None:
     with _apprise_lines() as lines:
         one = apprise.Apprise()
         one.add(target.url)
-        if one.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN):
+        if target.html:
+            body, form = _html(body), apprise.NotifyFormat.HTML
+        else:
+            form = apprise.NotifyFormat.MARKDOWN
+        if one.notify(body=body, title=title, body_format=form):
             return None
     error = " ".join(lines[:2]) or "the service refused it"
     for secret in target.secrets:
         error = error.replace(secret, "***")
     return error[:300]
+
+
+def _html(markdown: str) -> str:
+    """The digest as HTML whose plain-text alternative (Apprise writes it from the HTML) reads as
+    the Markdown does: no space between tags (Apprise makes each a blank line), names in a monospace
+    span (it puts a ``code`` element on lines of its own), a blank line before each heading and paragraph."""
+    from apprise.conversion.format import convert_between
+    from apprise import NotifyFormat
+
+    html = re.sub(r">\s+<", "><", convert_between(NotifyFormat.MARKDOWN, NotifyFormat.HTML, markdown))
+    html = html.replace("<code>", '<span style="font-family:monospace">').replace("</code>", "</span>")
+    return re.sub(r"<(h[23]|p)>", r"<br><\1>", html)
 
 
 @contextmanager

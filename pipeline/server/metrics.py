@@ -81,18 +81,26 @@ class PipelineCollector(Collector):
 
 
 def digest_figures(data_dir: Path) -> Iterator[GaugeMetricFamily]:
-    """The latest digest period's deliveries: targets reached and not reached (alert on a failed
-    one), and when it last reached one."""
-    targets = GaugeMetricFamily("insights_digest_targets", "Targets the latest period's digest reached (sent) "
-                                "or could not reach (failed)", labels=["status"])
+    """The latest digest period's deliveries: targets that had it (sent) and targets its latest send
+    could not reach (failed; alert on one), each target's outcome and when it was tried, and when
+    the digest last reached a target."""
+    targets = GaugeMetricFamily("insights_digest_targets", "Targets that had the latest period's digest (sent) "
+                                "or that its latest send could not reach (failed)", labels=["status"])
+    outcome = GaugeMetricFamily("insights_digest_target_success", "1 if the target had the latest period's digest, "
+                                "0 if its latest send could not reach it", labels=["service", "target"])
+    tried = GaugeMetricFamily("insights_digest_target_timestamp_seconds", "When the latest period's digest last "
+                              "went to the target (delivered or failed)", labels=["service", "target"])
     sent_at = GaugeMetricFamily("insights_digest_last_sent_timestamp_seconds", "When a digest last reached a target")
     deliveries = digest.deliveries(data_dir)
     for status in ("sent", "failed"):
-        targets.add_metric([status], sum(d["status"] == status for d in deliveries))
-    sent = [_seconds(d["at"]) for d in deliveries if d["status"] == "sent"]
+        targets.add_metric([status], sum(d["status"] == status for d in deliveries.values()))
+    for target, d in sorted(deliveries.items()):
+        outcome.add_metric([d["service"], target], 1.0 if d["status"] == "sent" else 0.0)
+        tried.add_metric([d["service"], target], _seconds(d["at"]))
+    sent = [_seconds(d["at"]) for d in deliveries.values() if d["status"] == "sent"]
     if sent:
         sent_at.add_metric([], max(sent))
-    yield from (targets, sent_at)
+    yield from (targets, outcome, tried, sent_at)
 
 
 def project_figures(held: Held | None) -> Iterator[GaugeMetricFamily]:
