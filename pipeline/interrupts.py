@@ -6,7 +6,9 @@ command itself runs in a forked child, in a process group of its own with everyt
 passes SIGINT to the child, which unwinds (the run lock released, the manifest written, Prefect
 told) with its terminal output silenced unless ``--debug``. Whatever of the group still runs
 ``GRACE_SECONDS`` later (a query deep in native code, a Prefect client retrying a server that is
-gone) is killed. A second signal kills at once.
+gone) is killed. A second signal kills at once. A supervisor that dies without a word (SIGKILL to
+its process group, as a scheduler sends it) takes the command's group with it at once: a watcher in
+that group, blocked on a pipe only the supervisor writes, kills the group when the pipe closes.
 
 Nothing half-written is visible either way: every file is staged and published by an atomic
 rename, the lake by its state file, the warehouse by its commit (a build killed inside its commit
@@ -16,7 +18,6 @@ run clears what the interrupted one staged.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -28,9 +29,6 @@ GRACE_SECONDS = 6.0
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 """The shell's convention: 128 + the signal's number."""
 
-_PR_SET_PDEATHSIG = 1
-
-
 def supervised(command: str, debug: bool, writes: bool = True) -> int | None:
     """Fork: in the child, return None and carry on with the command; in this process, wait for the
     child, pass signals on, and return the exit code to leave with.
@@ -40,22 +38,21 @@ def supervised(command: str, debug: bool, writes: bool = True) -> int | None:
     """
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    parent = os.getpid()
+    alive, held = os.pipe()  # ``held`` stays open in the supervisor alone, until it ends
     child = os.fork()
     if child == 0:
-        _become_child(parent, debug)
+        os.close(held)
+        _become_child(alive, debug)
         return None
+    os.close(alive)
     return _supervise(child, command, writes)
 
 
-def _become_child(parent: int, debug: bool) -> None:
+def _become_child(alive: int, debug: bool) -> None:
     os.setpgid(0, 0)  # the terminal's Ctrl-C reaches the supervisor only; it decides what the group gets
-    try:  # the command ends with its supervisor, even a supervisor killed outright
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        os._exit(EXIT_CODES[signal.SIGHUP])
+    if os.fork() == 0:
+        _watch(alive)
+    os.close(alive)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
     def interrupted(number, frame):
@@ -66,6 +63,23 @@ def _become_child(parent: int, debug: bool) -> None:
     # SIGINT from the supervisor; SIGTERM where a service manager signals every process of the command
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, interrupted)
+
+
+def _watch(alive: int) -> None:
+    """The command's watcher: wait, in a read no signal ends, for the supervisor to be gone (its end of
+    the pipe closed, however it ended), then kill the command's process group, itself included."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    while True:
+        try:
+            if not os.read(alive, 1):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    os.killpg(0, signal.SIGKILL)
+    os._exit(0)
 
 
 def _silence() -> None:

@@ -82,6 +82,28 @@ def test_sigterm_ends_a_run_within_10_s_with_exit_143(tmp_path):
     assert not _still_running(str(tmp_path / "prefect-home")), "the temporary Prefect server outlived the run"
 
 
+@pytest.mark.parametrize("marker", ["Beginning flow run", "Task run 'land-"])
+def test_sigkill_to_the_commands_group_ends_its_worker_and_prefects_server_at_once(tmp_path, marker):
+    """What a scheduler or `kill -9 -- -PGID` does: the supervisor dies without a word; nothing of the
+    command outlives it by a second (a worker left to unwind Prefect took up to 6)."""
+    process = subprocess.Popen([*RUN, "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=environment(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if marker in line:
+            break
+    else:
+        pytest.fail(f"the run ended before {marker!r}: {''.join(seen)}")
+    assert _still_running(str(tmp_path / "prefect-home"))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    killed = time.monotonic()
+    while _still_running(str(tmp_path / "prefect-home")) and time.monotonic() - killed < 1:
+        time.sleep(0.1)
+    assert not _still_running(str(tmp_path / "prefect-home")), "the command's worker outlived its supervisor by 1 s"
+
+
 def _still_running(fragment: str) -> bool:
     for status in Path("/proc").glob("[0-9]*/environ"):
         try:
