@@ -37,12 +37,20 @@ class _WithoutTraceback(logging.Formatter):
         return self.inner.format(plain)
 
 
-def terminal_without_tracebacks() -> None:
+def _not_a_run_failure(record: logging.LogRecord) -> bool:
+    """False for a flow or task run's failure (the command that ran it says it, once)."""
+    return record.levelno < logging.ERROR or not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+
+
+def terminal_without_tracebacks(failures: bool = True) -> None:
     """Prefect's terminal log lines without tracebacks: a failed task or flow run is one line there,
-    and the traceback stays in the run's logs that the Prefect server keeps (and on ``--debug``)."""
+    and the traceback stays in the run's logs that the Prefect server keeps (and on ``--debug``).
+    ``failures`` False: not even that line, for a command that says its run's failure itself."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict))]
     for handler in {h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)}:
         if not isinstance(handler.formatter, _WithoutTraceback):
             handler.setFormatter(_WithoutTraceback(handler.formatter or logging.Formatter()))
+        if not failures and _not_a_run_failure not in handler.filters:
+            handler.addFilter(_not_a_run_failure)

@@ -18,7 +18,7 @@ _WEEK_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 class CalendarError(ValueError):
-    """A day or week given by a user that is not a real one."""
+    """A day, week or range given by a user that is not a real one, or that the command cannot use."""
 
 
 def parse_day(text: str) -> dt.date:

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from pipeline import calendar, interrupts
-from pipeline.lock import DataDirBusy, DataDirUnusable, exclusive, usable_data_dir
+from pipeline.lock import DataDirBusy, DataDirUnusable, exclusive, require_free, usable_data_dir
 
 log = logging.getLogger("pipeline.cli")
 
@@ -43,20 +43,27 @@ class _StderrHandler(logging.StreamHandler):
 
 
 class Day(click.ParamType):
-    """A UTC day written YYYY-MM-DD."""
+    """A UTC day written YYYY-MM-DD; ``past``: not after today (UTC)."""
 
     name = "YYYY-MM-DD"
+
+    def __init__(self, past: bool = False):
+        self.past = past
 
     def convert(self, value, param, ctx) -> dt.date:
         if isinstance(value, dt.date):
             return value
         try:
-            return calendar.parse_day(value)
+            day = calendar.parse_day(value)
         except calendar.CalendarError as error:
             self.fail(str(error), param, ctx)
+        if self.past and day > calendar.today():
+            self.fail(f"{day.isoformat()} is in the future (today is {calendar.today().isoformat()} UTC): "
+                      "give today or an earlier day", param, ctx)
+        return day
 
 
-DAY = Day()
+DAY, PAST_DAY = Day(), Day(past=True)
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -110,12 +117,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     _logging(debug)
 
 
-def _prefect_terminal(ctx: click.Context) -> None:
-    """Prefect's logs on the terminal: one line per failure unless --debug (tracebacks stay in the run's logs)."""
+def _prefect_terminal(ctx: click.Context, failures: bool = True) -> None:
+    """Prefect's logs on the terminal: one line per failure unless --debug (tracebacks stay in the run's
+    logs); ``failures`` False: none, for a command whose own error line says its run failed."""
     if not ctx.find_root().obj["debug"]:
         from flows import terminal_without_tracebacks
 
-        terminal_without_tracebacks()
+        terminal_without_tracebacks(failures)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -130,7 +138,7 @@ def _prefect_terminal(ctx: click.Context) -> None:
     "directory (env INSIGHTS_SOURCE).",
 )
 @data_dir_option
-@click.option("--date", "date", type=DAY, help="The logical date (UTC) to build up to. [default: today]")
+@click.option("--date", "date", type=PAST_DAY, help="The logical date (UTC) to build up to. [default: today]")
 @click.option("--seed", type=int, default=1, show_default=True, help="The sample instance's seed.")
 @wait_option
 @click.pass_context
@@ -144,6 +152,7 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
     from pipeline.sources import open_source
     from pipeline.sources.postgres import without_password
 
+    require_free(data_dir, wait_seconds)
     as_of = date or calendar.today()
     open_source(source, as_of, seed)
     usable_data_dir(data_dir)
@@ -154,7 +163,7 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
             os.environ["PGPASSWORD"] = password
     from flows.run import insights_run
 
-    _prefect_terminal(ctx)
+    _prefect_terminal(ctx, failures=False)
     result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
     click.echo(result["dashboard"])
     click.echo(result["document"])
@@ -181,10 +190,17 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
     default_first, last = calendar.default_range(last)
     first = first or default_first
     calendar.check_range(first, last)
+    if out != "-" and not Path(out).absolute().parent.is_dir():
+        raise click.BadParameter(f"{Path(out).absolute().parent} is not a directory: create it first", param_hint="--out")
+    require_free(data_dir, wait_seconds)
     job.require_landed(data_dir)
     with exclusive(data_dir, f"export --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
         result = job.export(data_dir, first, last)
         text = dashboard.range_page(data_dir, first, last, result) if output == "html" else document.text(result)
+    committed = job.committed_now(data_dir)
+    if committed.last_day is None or last < committed.first_day or first > committed.last_day:
+        holds = f"{committed.first_day} to {committed.last_day}" if committed.last_day else "no day yet"
+        click.echo(f"insights: {first} to {last} holds no data: the warehouse holds {holds}", err=True)
     if out == "-":
         click.echo(text, nl=False)
     elif output == "html":
@@ -220,11 +236,12 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
     from pipeline import job
 
     calendar.check_range(first, last)
+    require_free(data_dir, wait_seconds)
     job.require_landed(data_dir)
     usable_data_dir(data_dir)
     from flows.backfill import insights_backfill, shared_prefect_api, task_runner
 
-    _prefect_terminal(ctx)
+    _prefect_terminal(ctx, failures=False)
     flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
     with shared_prefect_api(runner == "dask"):
         result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
@@ -327,6 +344,10 @@ def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_prox
     from pipeline.server.app import create_app
     from pipeline.server.tokens import Tokens
 
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir} is not a directory: pass the data directory a run wrote",
+                                 param_hint="--data-dir")
+
     proxies = [address.strip() for address in trusted_proxies.split(",") if address.strip()]
     app = create_app(data_dir.absolute(), Tokens.from_environment(), trusted_proxies=proxies)
     listening = listen.bound(host, port)
@@ -339,15 +360,16 @@ def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_prox
 @debug_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the sample's raw lake into (an export directory).")
-@click.option("--date", "date", type=DAY, help="The day the sample's history runs up to. [default: today]")
+@click.option("--date", "date", type=PAST_DAY, help="The day the sample's history runs up to. [default: today]")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed: the same seed gives the same bytes.")
 def sample(out: Path, date: dt.date | None, seed: int) -> None:
     """Write the sample instance as an export directory (the lake's raw layout)."""
     from pipeline import job
     from pipeline.sources.sample import SampleSource
 
+    source = SampleSource(date or calendar.today(), seed)
     with exclusive(out, "sample"):
-        landing = job.land(out, SampleSource(date or calendar.today(), seed))
+        landing = job.land(out, source)
     click.echo(f"{out}: {sum(landing.rows.values())} rows in {len(landing.rows)} entities")
 
 

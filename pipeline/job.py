@@ -313,6 +313,12 @@ def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
                                   warehouse.committed(state.version) if state else Committed(0, {}))
 
 
+def committed_now(data_dir: Path) -> Committed:
+    """The warehouse's committed state as it is now (empty where no build committed)."""
+    with commits.reading(data_dir) as state:
+        return Warehouse(data_dir).committed(state.version) if state else Committed(0, {})
+
+
 def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed: Committed) -> dict:
     """The insights document for ``first``..``last`` as one commit of the warehouse holds it; writes nothing.
 

@@ -56,15 +56,7 @@ def exclusive(data_dir: Path, command: str, wait_seconds: float = 0) -> Iterator
     path = data_dir / "state" / "run.lock"
     handle = open(path, "a+", encoding="utf-8")
     try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DataDirBusy(_busy_message(path, data_dir)) from None
-                time.sleep(0.2)
+        _take(handle, data_dir, wait_seconds)
         previous = _holder(path)
         if previous:
             log.warning("taking over %s from a run that did not finish (%s)", path, _describe(previous))
@@ -82,6 +74,31 @@ def exclusive(data_dir: Path, command: str, wait_seconds: float = 0) -> Iterator
             handle.flush()
     finally:
         handle.close()
+
+
+def require_free(data_dir: Path, wait_seconds: float = 0) -> None:
+    """``DataDirBusy`` naming the run that holds the data directory, if one still does after
+    ``wait_seconds``: what a command checks before anything slow starts. Takes nothing."""
+    path = Path(data_dir) / "state" / "run.lock"
+    try:
+        handle = open(path, "r", encoding="utf-8")
+    except OSError:
+        return  # no run ever held it (or it cannot be read: the run's own lock says so)
+    with handle:
+        _take(handle, Path(data_dir), wait_seconds)
+
+
+def _take(handle, data_dir: Path, wait_seconds: float) -> None:
+    """Lock ``handle`` (the lock file), waiting up to ``wait_seconds``; ``DataDirBusy`` naming the holder."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise DataDirBusy(_busy_message(Path(handle.name), data_dir)) from None
+            time.sleep(0.2)
 
 
 def _holder(path: Path) -> dict | None:

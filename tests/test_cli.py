@@ -69,6 +69,7 @@ def test_export_writes_the_document_to_a_file(capsys, tmp_path):
     u.project("p")
     u.land(tmp_path)
     target = tmp_path / "out" / "doc.json"
+    target.parent.mkdir()
     code, out, _ = call(capsys, "export", "--from", "2025-01-06", "--to", "2025-01-06", "--data-dir", str(tmp_path),
                         "--out", str(target))
     assert code == 0 and out.strip() == str(target)
@@ -116,6 +117,73 @@ def test_a_busy_data_directory_is_one_line_and_exit_1(capsys, tmp_path):
     with held_by_another_run(tmp_path, "backfill --from 2025-01-01 --to 2025-01-31"):
         code, _, err = call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-02", "--data-dir", str(tmp_path))
     assert code == 1 and len(err.splitlines()) == 1 and "is in use by pid" in err and "--wait" in err
+
+
+@pytest.mark.parametrize("command", [["run"], ["backfill", "--from", "2025-01-01", "--to", "2025-01-31"],
+                                     ["export", "--from", "2025-01-01", "--to", "2025-01-31"]])
+def test_a_busy_data_directory_during_a_first_landing_is_told_at_once_naming_the_run(tmp_path, command):
+    """Nothing landed yet, a first run landing: every command says the directory is busy, and who holds
+    it, before Prefect starts (a temporary Prefect server takes 8 to 20 s)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.test_hostile import held_by_another_run
+
+    with held_by_another_run(tmp_path, "run --date 2025-01-31"):
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", *command,
+                               "--data-dir", str(tmp_path)], cwd=Path(__file__).parents[1], capture_output=True,
+                              text=True, timeout=60)
+        took = time.monotonic() - began
+    assert done.returncode == 1 and done.stdout == "" and took < 5, (took, done.stderr)
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"insights: error: data directory {tmp_path} is in use by pid ")
+    assert "`run --date 2025-01-31` started" in line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--date", "2999-01-01"], "2999-01-01 is in the future (today is "),
+    (["sample", "--date", "2999-01-01"], "2999-01-01 is in the future"),
+    (["run", "--date", "2023-12-31"], "--date 2023-12-31 is before the sample instance's first day, 2024-01-01"),
+    (["sample", "--date", "1999-01-01"], "--date 1999-01-01 is before the sample instance's first day, 2024-01-01"),
+])
+def test_a_date_the_command_cannot_use_is_one_line_exit_2_before_anything_starts(capsys, tmp_path, args, message):
+    out_dir = tmp_path / "written"
+    code, out, err = call(capsys, *args, *(["--out", str(out_dir)] if args[0] == "sample" else
+                                           ["--data-dir", str(out_dir)]))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err, err
+    assert "Error" not in err and not out_dir.exists()
+
+
+def test_web_on_a_data_directory_that_is_not_there_is_one_line_exit_2(capsys, tmp_path):
+    code, out, err = call(capsys, "web", "--data-dir", str(tmp_path / "typo"))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"{tmp_path / 'typo'} is not a directory: pass the data directory a run wrote" in err
+
+
+def test_export_to_a_folder_that_is_not_there_is_one_line_exit_2_and_creates_nothing(capsys, tmp_path):
+    u = Instance()
+    u.project("p")
+    u.land(tmp_path)
+    capsys.readouterr()
+    code, out, err = call(capsys, "export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "typo" / "x.json"))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"{tmp_path / 'typo'} is not a directory: create it first" in err
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_range_wholly_outside_the_warehouse_says_the_warehouses_days(capsys, tmp_path):
+    u = Instance()
+    u.project("p", created="2025-01-01T10:00")
+    u.land(tmp_path, extracted_at="2025-01-08T00:00")
+    call(capsys, "export", "--from", "2025-01-01", "--to", "2025-01-07", "--data-dir", str(tmp_path))
+    code, out, err = call(capsys, "export", "--from", "2026-03-01", "--to", "2026-03-31", "--data-dir", str(tmp_path))
+    assert code == 0 and json.loads(out)["flagTrends"] == []
+    assert err == "insights: 2026-03-01 to 2026-03-31 holds no data: the warehouse holds 2025-01-01 to 2025-01-07\n"
+    code, out, err = call(capsys, "export", "--from", "2025-01-05", "--to", "2025-01-06", "--data-dir", str(tmp_path))
+    assert code == 0 and err == ""
 
 
 def test_bare_insights_prints_the_help_with_every_command(capsys):

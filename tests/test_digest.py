@@ -5,7 +5,6 @@ import datetime as dt
 import email
 import http.server
 import json
-import logging
 import socket
 from contextlib import contextmanager
 from email import policy

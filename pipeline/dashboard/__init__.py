@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
-from pipeline import calendar, commits, files, job, trends
+from pipeline import calendar, files, job, trends
 from pipeline.lake import Lake
 from pipeline.warehouse import Committed, Warehouse, code_version, flags_partition
 
@@ -33,8 +33,7 @@ def range_page(data_dir: Path, first: dt.date, last: dt.date, document: dict | N
     where the caller has it already (else it is exported). Lifecycle figures are as of the end of
     ``last``, or of the warehouse's last day if that comes first."""
     document = document if document is not None else job.export(data_dir, first, last)
-    with commits.reading(data_dir) as state:
-        committed = Warehouse(data_dir).committed(state.version) if state else Committed(0, {})
+    committed = job.committed_now(data_dir)
     moment = min(last, committed.last_day or last)
     lifecycle = trends.lifecycle_by_project(Lake(data_dir), moment) if committed.last_day else {}
     return file_page(data_dir, first, last, document, committed, lifecycle)

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from pipeline.calendar import day_cutoff, days, end_of_day, start_of_day
+from pipeline.calendar import CalendarError, day_cutoff, days, end_of_day, start_of_day
 from pipeline.entities import ENTITIES
 from pipeline.sources.base import TableSession
 
@@ -33,6 +33,7 @@ class SampleSource:
     """The ``sample`` source: the simulated instance as it stands at the end of ``as_of``."""
 
     def __init__(self, as_of: dt.date, seed: int = 1):
+        _check_day(as_of, tomllib.loads(SETTINGS.read_text(encoding="utf-8")))
         self.as_of, self.seed = as_of, seed
         self.name = f"sample(seed={seed})"
 
@@ -44,12 +45,18 @@ class SampleSource:
 def generate(as_of: dt.date, seed: int = 1, settings_path: Path = SETTINGS) -> dict[str, pa.Table]:
     """Every raw entity of the sample instance as it stands at the end of ``as_of`` (UTC)."""
     settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
-    start = dt.date.fromisoformat(settings["start"])
-    if as_of < start:
-        raise ValueError(f"the sample instance starts on {start.isoformat()}: give a date on or after it")
+    _check_day(as_of, settings)
     simulation = _Simulation(settings, seed, as_of)
     simulation.run()
     return simulation.tables()
+
+
+def _check_day(as_of: dt.date, settings: dict) -> None:
+    """``CalendarError`` for a day before the sample instance's first."""
+    start = dt.date.fromisoformat(settings["start"])
+    if as_of < start:
+        raise CalendarError(f"--date {as_of.isoformat()} is before the sample instance's first day, "
+                            f"{start.isoformat()}: give a date on or after it")
 
 
 @dataclass
