@@ -38,8 +38,14 @@ class _WithoutTraceback(logging.Formatter):
 
 
 def _not_a_run_failure(record: logging.LogRecord) -> bool:
-    """False for a flow or task run's failure (the command that ran it says it, once)."""
-    return record.levelno < logging.ERROR or not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+    """False for a flow or task run's failure, which the command that ran it says once (a retry, which
+    the command does not say, is kept)."""
+    if not record.name.startswith(("prefect.flow_runs", "prefect.task_runs")):
+        return True
+    message = record.getMessage()
+    if message.startswith("Finished in state Failed"):
+        return False
+    return record.levelno < logging.ERROR or "Retry " in message
 
 
 def terminal_without_tracebacks(failures: bool = True) -> None:

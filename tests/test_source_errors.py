@@ -98,6 +98,7 @@ def test_the_terminal_shows_a_permanent_fault_without_a_traceback_or_a_retry(bro
     assert "Traceback" not in done.stderr and "Retry 1/2" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("insights: error: ")]
     assert len(errors) == 1 and FAULTS["older than 5.12"] in errors[0]
+    assert done.stderr.count(FAULTS["older than 5.12"]) == 1, done.stderr  # said once, not by each Prefect run too
     debug = run_insights("--debug", "run", "--source", broken, "--data-dir", str(tmp_path), "--date", "2025-03-03")
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
