@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
-import click
 from prefect import flow
-from prefect.artifacts import create_table_artifact
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tasks import build_span, commit_partitions, prepare_histories
-from pipeline import job
-from pipeline.lock import exclusive
-from pipeline.manifest import RunManifest
+from flows.tasks import ARTIFACT_KEY, PrefectSteps
+from pipeline import runs
+from pipeline.cli import progress_bar
 
-ARTIFACT_KEY = "insights-backfill"
+__all__ = ["ARTIFACT_KEY", "insights_backfill", "shared_prefect_api", "task_runner"]
 
 
 def task_runner(kind: str = "threads", address: str | None = None, concurrency: int = 2):
@@ -89,32 +83,5 @@ def shared_prefect_api(needed: bool) -> Iterator[None]:
 def insights_backfill(first: dt.date, last: dt.date, data_dir: str = "data", show_progress: bool = False,
                       wait_seconds: float = 0) -> dict:
     """Recompute every day and ISO week of ``first``..``last``; the same range gives the same bytes."""
-    with exclusive(Path(data_dir), f"backfill --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
-        return _backfill(first, last, data_dir, show_progress)
-
-
-def _backfill(first: dt.date, last: dt.date, data_dir: str, show_progress: bool) -> dict:
-    parameters = {"from": first.isoformat(), "to": last.isoformat()}
-    with RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
-        partitions = job.plan_backfill(Path(data_dir), first, last)
-        prepared = prepare_histories(data_dir)
-        futures = [build_span.submit(data_dir, span, of_span, prepared)
-                   for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
-        built: list[dict] = []
-        with click.progressbar(length=len(partitions), label="partitions", file=sys.stderr,
-                               hidden=not show_progress) as progress:
-            for future in as_completed(futures):
-                span = future.result()
-                built += span
-                progress.update(len(span))
-        built.sort(key=lambda b: b["partition"])
-        step["files_committed"] = commit_partitions(data_dir)  # every partition at once: readers see one change
-        step["partitions"] = {b["partition"]: b["rows"] for b in built}
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=built,
-        description=f"Backfill of {first.isoformat()}..{last.isoformat()}: {len(built)} partitions, "
-        f"{sum(b['rows'] for b in built)} rows, "
-        f"{sum({b['task']: b['task_seconds'] for b in built}.values()):.1f} task-seconds",
-    )
-    return {"partitions": len(built), "manifest": str(manifest.path)}
+    with progress_bar(show_progress) as progress:  # the command line's, where it asked for one
+        return runs.backfill(PrefectSteps(), first, last, data_dir, progress, wait_seconds)

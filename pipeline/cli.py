@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -117,6 +119,32 @@ def cli(ctx: click.Context, debug: bool) -> None:
     _logging(debug)
 
 
+@contextmanager
+def progress_bar(shown: bool) -> Iterator[Callable[[int, int], None]]:
+    """A bar of partitions built on stderr (hidden unless ``shown``), told (more, of how many)."""
+    with ExitStack() as stack:
+        bars: list = []
+
+        def progress(more: int, total: int) -> None:
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(length=total, label="partitions", file=sys.stderr,
+                                                                  hidden=not shown)))
+            bars[0].update(more)
+        yield progress
+
+
+def _in_process(command: str, runner: str = "threads") -> bool:
+    """Whether ``command`` runs in this process: with no Prefect API configured (a flow would wait
+    for a temporary Prefect server, whose runs die with it) and threads to run on; said in one line."""
+    from pipeline.runs import prefect_api
+
+    if prefect_api() or runner != "threads":
+        return False
+    log.info("%s runs in this process: no Prefect API is configured (set PREFECT_API_URL, e.g. to a "
+             "`prefect server start`, to record runs in Prefect)", command)
+    return True
+
+
 def _prefect_terminal(ctx: click.Context, failures: bool = True) -> None:
     """Prefect's logs on the terminal: one line per failure unless --debug (tracebacks stay in the run's
     logs); ``failures`` False: none, for a command whose own error line says its run failed."""
@@ -145,9 +173,10 @@ def _prefect_terminal(ctx: click.Context, failures: bool = True) -> None:
 def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
     """Land raw data, build every missing or stale partition, write the month's document and page.
 
-    Runs the `insights-run` Prefect flow (with no Prefect server configured, Prefect starts a
-    temporary one, which takes some seconds). Prints the paths of the dashboard page (one file that
-    opens from disk) and of the JSON document.
+    With a Prefect API configured (PREFECT_API_URL, or the active Prefect profile), runs the
+    `insights-run` Prefect flow, recorded there; with none, the same steps in this process (a
+    temporary Prefect server would take seconds to start and keep nothing). Prints the paths of
+    the dashboard page (one file that opens from disk) and of the JSON document.
     """
     from pipeline.sources import open_source
     from pipeline.sources.postgres import without_password
@@ -161,10 +190,15 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
         source, password = without_password(source)
         if password:
             os.environ["PGPASSWORD"] = password
-    from flows.run import insights_run
+    if _in_process("insights run"):
+        from pipeline import runs
 
-    _prefect_terminal(ctx, failures=False)
-    result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
+        result = runs.run(runs.Steps(), as_of, source, str(data_dir), seed, wait_seconds)
+    else:
+        from flows.run import insights_run
+
+        _prefect_terminal(ctx, failures=False)
+        result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
     click.echo(result["dashboard"])
     click.echo(result["document"])
 
@@ -229,9 +263,10 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
              dask_address: str | None, wait_seconds: float) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
-    Runs the `insights-backfill` Prefect flow: the shared histories once, then one task per run of
-    months (about a month of a large instance's metrics each). Idempotent: the same range gives the
-    same bytes.
+    The shared histories once, then one task per run of months (about a month of a large
+    instance's metrics each), published as one commit. With a Prefect API configured (or --task-runner
+    dask), runs the `insights-backfill` Prefect flow, recorded there; with none, the same steps in
+    this process. Idempotent: the same range gives the same bytes.
     """
     from pipeline import job
 
@@ -239,12 +274,21 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
     require_free(data_dir, wait_seconds)
     job.require_landed(data_dir)
     usable_data_dir(data_dir)
-    from flows.backfill import insights_backfill, shared_prefect_api, task_runner
+    if _in_process("insights backfill", runner):
+        from pipeline import runs
 
-    _prefect_terminal(ctx, failures=False)
-    flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
-    with shared_prefect_api(runner == "dask"):
-        result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
+        with progress_bar(True) as progress:
+            result = runs.backfill(runs.Steps(concurrency), first, last, str(data_dir), progress, wait_seconds)
+    else:
+        from flows.backfill import insights_backfill, shared_prefect_api, task_runner
+
+        _prefect_terminal(ctx, failures=False)
+        if runner == "dask" and not ctx.find_root().obj["debug"]:  # Dask's INFO lines, here and in its workers
+            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+            logging.getLogger("distributed").setLevel(logging.WARNING)
+        flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
+        with shared_prefect_api(runner == "dask"):
+            result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
     click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
 
 

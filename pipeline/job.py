@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -204,9 +204,11 @@ class Built:
     checks: dict[str, int] = field(default_factory=dict)
 
 
-def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None, deferred: bool = False) -> Built:
+def build(data_dir: Path, partitions: list[Partition], prepared: str | None = None, deferred: bool = False,
+          progress: Callable[[int], None] | None = None) -> Built:
     """Compute the given partitions in one pass over the lake (a longer build, in runs of months:
-    ``_spans``), check them, then commit them together.
+    ``_spans``), check them, then commit them together; a log line a run of months, and
+    ``progress`` told how many more partitions are written as each file group is staged.
 
     ``prepared`` is the folder ``prepare`` returned for the lake as it is; without it, it is
     prepared here (continued from the last run's). A failed error-level check writes nothing. With nothing
@@ -228,11 +230,18 @@ def build(data_dir: Path, partitions: list[Partition], prepared: str | None = No
             tables, check_inputs = _compute(lake, span, prepared, warehouse, staged_usage)
             for check, offending in _checked(span, tables, check_inputs).items():
                 built.checks[check] = built.checks.get(check, 0) + offending
-            built.rows.update(warehouse.write(span, tables, lake, code, batch))
+            built.rows.update(warehouse.write(span, tables, lake, code, batch, progress))
             del tables, check_inputs  # the next span's rows take their place, once these are written
             batch.written()
-    log.info("built %d partitions%s", len(built.rows), ", deferred" if deferred else "")
+            log.info("built %d of %d partitions (%s)%s", len(built.rows), len(partitions), _described(span),
+                     ", staged for the backfill's commit" if deferred else "")
     return built
+
+
+def _described(span: list[Partition]) -> str:
+    """A run of partitions in words: the first and last day they are as of."""
+    days = sorted(p.snapshot_day for p in span)
+    return f"as of {days[0]}" + (f" to {days[-1]}" if days[-1] != days[0] else "")
 
 
 def _spans(data_dir: Path, partitions: list[Partition]) -> list[list[Partition]]:

@@ -266,6 +266,8 @@ class Lake:
                 known_flags = self._known_flags(state)  # events and features have landed by now
             with self._quarantine(entity, landing, state, known_flags, since) as screen:
                 lander(entity, screen(_frames(entity, batches)), since, landing, state)
+            log.info("landed %s: %s new rows (%d of %d entities)", entity.name,
+                     f"{landing.rows.get(entity.name, 0):,}", list(ENTITIES).index(entity.name) + 1, len(ENTITIES))
         if not landing.changed:
             log.info("landing from %s found nothing new", source)
             (self.root / LANDING_MARK).unlink()
@@ -331,8 +333,12 @@ class Lake:
             yield screen
             if sink.commit():
                 state.setdefault("quarantine", {}).setdefault(entity.name, []).append(name)
-                log.warning("set aside %s malformed %s row(s): %s", sum(landing.quarantined[entity.name].values()),
-                            entity.name, landing.quarantined[entity.name])
+                counts = dict(landing.quarantined[entity.name])
+                if unknown := counts.pop(quarantine.UNKNOWN_FLAG, 0):  # what SDKs ask of flags Unleash does not know: news, not a fault
+                    log.info("set aside %s %s row(s) of flags the instance does not know (never created, or "
+                             "deleted): see the unknown_flags dataset", f"{unknown:,}", entity.name)
+                if counts:
+                    log.warning("set aside %s malformed %s row(s): %s", f"{sum(counts.values()):,}", entity.name, counts)
         finally:
             sink.discard()
 

@@ -34,7 +34,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -276,10 +276,11 @@ class Warehouse:
         )
 
     def write(self, partitions: list[Partition], tables: dict[str, dict[str, pa.Table]], lake: Lake, code: str,
-              batch: files.Batch) -> dict[Partition, dict[str, int]]:
+              batch: files.Batch, progress: Callable[[int], None] | None = None) -> dict[Partition, dict[str, int]]:
         """Stage the files of partitions computed together in ``batch`` (``tables``: each dataset's rows
         by partition key), then their records; returns each partition's rows per dataset. A day's
-        rows go into its month's file, beside the rows that file holds of the month's other days."""
+        rows go into its month's file, beside the rows that file holds of the month's other days.
+        ``progress`` is told the partitions of each group of files as it is staged."""
         written = {}
         for group in _sharing_files(partitions):
             builds = {p.key: self._build(p, lake, code) for p in group}
@@ -305,6 +306,8 @@ class Warehouse:
                 batch.write_json(target, dict(sorted({**(orjson.loads(held.read_bytes()) if held else {}), **records}.items())))
             else:
                 batch.write_json(target, records[group[0].key])
+            if progress is not None:
+                progress(len(group))
         return written
 
     @staticmethod

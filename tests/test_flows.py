@@ -98,3 +98,32 @@ def test_an_unreachable_database_is_retried_then_fails_with_one_line(prefect, ca
     manifest = json.loads(next((tmp_path / "runs").glob("*.json")).read_text())
     assert manifest["status"] == "failed" and manifest["error"].startswith("SourceUnavailable: cannot connect")
     assert "hunter2-pw" not in json.dumps(manifest)
+
+
+def test_a_backfill_in_this_process_and_one_through_a_prefect_flow_write_the_same_bytes(prefect, capsys, tmp_path,
+                                                                                        monkeypatch):
+    import shutil
+
+    from pipeline import commits
+
+    here, flowed = tmp_path / "here", tmp_path / "flowed"
+    insights(capsys, "run", "--data-dir", str(here), "--date", "2024-02-04")
+    for trend in ("flag_trends", "project_flag_trends"):  # both must rebuild these
+        shutil.rmtree(here / "warehouse" / trend)
+    shutil.copytree(here, flowed)
+    version = commits.read_state(here).version
+    insights(capsys, "backfill", "--from", "2024-01-15", "--to", "2024-02-04", "--data-dir", str(flowed))
+    monkeypatch.delenv("PREFECT_API_URL")  # a new user's shell: no Prefect API configured
+    with pytest.raises(SystemExit) as exit_:
+        main(["backfill", "--from", "2024-01-15", "--to", "2024-02-04", "--data-dir", str(here)])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0 and out.startswith("26 partitions rebuilt")
+    assert "insights backfill runs in this process: no Prefect API is configured" in err and "flow run" not in err
+    assert output_bytes(here) == output_bytes(flowed)
+    assert commits.read_state(here).version == commits.read_state(flowed).version == version + 1
+    records = {}
+    for name, data_dir in (("here", here), ("flowed", flowed)):
+        [record] = [json.loads(p.read_text()) for p in (data_dir / "runs").glob("*.json")
+                    if json.loads(p.read_text())["command"] == "backfill"]
+        records[name] = record["steps"]["build"]["partitions"]
+    assert records["here"] == records["flowed"] and len(records["here"]) == 26

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM: a command ends within 10 s, in one line, exit 130 or 143, and the next run heals in silence."""
+"""Ctrl-C and SIGTERM: a command ends within 10 s, in one line, exit 130 or 143, and the next run heals in silence;
+both ways a run goes: in this process (no Prefect API configured) and as a flow run of a Prefect server."""
 
 import os
 import signal
@@ -14,17 +15,33 @@ ROOT = Path(__file__).parents[1]
 RUN = [sys.executable, "-c", "from pipeline.cli import main; main()", "run", "--date", "2025-03-03"]
 
 
-def environment(tmp_path: Path) -> dict[str, str]:
-    """A user's shell: no Prefect server configured, so Prefect starts (and must stop) a temporary one."""
+WAYS = {"in-process": {"landing": "landed events", "building": "histories of generation"},
+        "prefect": {"landing": "Beginning flow run", "building": "Task run 'land-"}}
+"""Each way a run goes, and a line of its stderr in each phase."""
+
+
+def environment(tmp_path: Path, way: str = "in-process") -> dict[str, str]:
+    """A user's shell: no Prefect API configured, or the tests' Prefect server (the ``prefect`` fixture's)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    if way == "prefect":
+        env["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
     return env
 
 
-def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int) -> tuple[int, float, list[str], list[str]]:
+def way_of(request) -> str:
+    """The test's way of running, with the tests' Prefect server started where it needs one."""
+    way = request.node.callspec.params["way"]
+    if way == "prefect":
+        request.getfixturevalue("prefect")
+    return way
+
+
+def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int, way: str = "in-process"
+              ) -> tuple[int, float, list[str], list[str]]:
     """Start `insights run`, send ``number`` when stderr shows ``marker``; its exit code, the seconds it
     took to end after the signal, stderr's lines before the signal and after it."""
-    process = subprocess.Popen([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path),
+    process = subprocess.Popen([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path, way),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     before: list[str] = []
     for line in process.stderr:
@@ -45,28 +62,36 @@ def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int) -> tuple
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """A run that nothing interrupted, for what a healed run must equal."""
-    home = tmp_path_factory.mktemp("clean")
-    done = subprocess.run([*RUN, "--data-dir", str(home / "data")], cwd=ROOT, env=environment(home),
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return home / "data", done
+def clean_run(tmp_path_factory):
+    """A run of each way that nothing interrupted, for what a healed run must equal, made when first asked."""
+    made: dict[str, tuple[Path, subprocess.CompletedProcess]] = {}
+
+    def of(way: str) -> tuple[Path, subprocess.CompletedProcess]:
+        if way not in made:
+            home = tmp_path_factory.mktemp(f"clean-{way}")
+            done = subprocess.run([*RUN, "--data-dir", str(home / "data")], cwd=ROOT, env=environment(home, way),
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            made[way] = home / "data", done
+        return made[way]
+    return of
 
 
-@pytest.mark.parametrize(("phase", "marker"), [("landing", "Beginning flow run"), ("building", "Task run 'land-")])
-def test_ctrl_c_ends_a_run_within_10_s_in_one_line_and_the_next_run_heals_quietly(tmp_path, clean_run, phase, marker):
+@pytest.mark.parametrize("phase", ["landing", "building"])
+@pytest.mark.parametrize("way", list(WAYS))
+def test_ctrl_c_ends_a_run_within_10_s_in_one_line_and_the_next_run_heals_quietly(tmp_path, clean_run, phase, way,
+                                                                                 request):
     data_dir = tmp_path / "data"
-    code, took, _, after = run_until(tmp_path, data_dir, marker, signal.SIGINT)
+    code, took, _, after = run_until(tmp_path, data_dir, WAYS[way_of(request)][phase], signal.SIGINT, way)
     assert code == 130 and took < 10, (phase, code, took, after)
     assert len(after) <= 3 and not any("Traceback" in line for line in after), after
     assert after[-1].startswith("insights: insights run interrupted (Ctrl-C); nothing half-written is visible")
     time.sleep(1)
     assert not _still_running(str(tmp_path / "prefect-home")), "the temporary Prefect server outlived the run"
 
-    healed = subprocess.run([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path),
+    healed = subprocess.run([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path, way),
                             capture_output=True, text=True, timeout=300)
-    clean_dir, clean = clean_run
+    clean_dir, clean = clean_run(way)
     assert healed.returncode == 0, healed.stderr
     assert len(healed.stderr.splitlines()) <= len(clean.stderr.splitlines()) + 5, healed.stderr
     assert "Traceback" not in healed.stderr
@@ -74,19 +99,22 @@ def test_ctrl_c_ends_a_run_within_10_s_in_one_line_and_the_next_run_heals_quietl
     assert (data_dir / "documents" / name).read_bytes() == (clean_dir / "documents" / name).read_bytes()
 
 
-def test_sigterm_ends_a_run_within_10_s_with_exit_143(tmp_path):
-    code, took, _, after = run_until(tmp_path, tmp_path / "data", "Task run 'land-", signal.SIGTERM)
+@pytest.mark.parametrize("way", list(WAYS))
+def test_sigterm_ends_a_run_within_10_s_with_exit_143(tmp_path, way, request):
+    code, took, _, after = run_until(tmp_path, tmp_path / "data", WAYS[way_of(request)]["building"], signal.SIGTERM, way)
     assert code == 143 and took < 10, (code, took, after)
     assert len(after) <= 3 and after[-1].startswith("insights: insights run interrupted (SIGTERM)"), after
     time.sleep(1)
     assert not _still_running(str(tmp_path / "prefect-home")), "the temporary Prefect server outlived the run"
 
 
-@pytest.mark.parametrize("marker", ["Beginning flow run", "Task run 'land-"])
-def test_sigkill_to_the_commands_group_ends_its_worker_and_prefects_server_at_once(tmp_path, marker):
+@pytest.mark.parametrize("phase", ["landing", "building"])
+@pytest.mark.parametrize("way", list(WAYS))
+def test_sigkill_to_the_commands_group_ends_its_worker_at_once(tmp_path, phase, way, request):
     """What a scheduler or `kill -9 -- -PGID` does: the supervisor dies without a word; nothing of the
     command outlives it by a second (a worker left to unwind Prefect took up to 6)."""
-    process = subprocess.Popen([*RUN, "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=environment(tmp_path),
+    marker = WAYS[way_of(request)][phase]
+    process = subprocess.Popen([*RUN, "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=environment(tmp_path, way),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     seen = []
     for line in process.stderr:
