@@ -48,15 +48,22 @@ def _not_a_run_failure(record: logging.LogRecord) -> bool:
     return record.levelno < logging.ERROR or "Retry " in message
 
 
-def terminal_without_tracebacks(failures: bool = True) -> None:
+def _no_dead_link(record: logging.LogRecord) -> bool:
+    """False for a "View at" link to a temporary Prefect server, which stops when the command ends."""
+    return not record.getMessage().startswith("View at ")
+
+
+def terminal_without_tracebacks(failures: bool = True, links: bool = True) -> None:
     """Prefect's terminal log lines without tracebacks: a failed task or flow run is one line there,
     and the traceback stays in the run's logs that the Prefect server keeps (and on ``--debug``).
-    ``failures`` False: not even that line, for a command that says its run's failure itself."""
+    ``failures`` False: not even that line, for a command that says its run's failure itself;
+    ``links`` False: no link to the flow run (its server is a temporary one)."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict))]
     for handler in {h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)}:
         if not isinstance(handler.formatter, _WithoutTraceback):
             handler.setFormatter(_WithoutTraceback(handler.formatter or logging.Formatter()))
-        if not failures and _not_a_run_failure not in handler.filters:
-            handler.addFilter(_not_a_run_failure)
+        for wanted, kept in ((failures, _not_a_run_failure), (links, _no_dead_link)):
+            if not wanted and kept not in handler.filters:
+                handler.addFilter(kept)

@@ -147,11 +147,14 @@ def _in_process(command: str, runner: str = "threads") -> bool:
 
 def _prefect_terminal(ctx: click.Context, failures: bool = True) -> None:
     """Prefect's logs on the terminal: one line per failure unless --debug (tracebacks stay in the run's
-    logs); ``failures`` False: none, for a command whose own error line says its run failed."""
+    logs); ``failures`` False: none, for a command whose own error line says its run failed. No link
+    to a flow run on a temporary Prefect server (none configured), which ends with the command."""
+    from pipeline.runs import prefect_api
+
     if not ctx.find_root().obj["debug"]:
         from flows import terminal_without_tracebacks
 
-        terminal_without_tracebacks(failures)
+        terminal_without_tracebacks(failures, links=prefect_api() is not None)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -285,7 +288,8 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
         _prefect_terminal(ctx, failures=False)
         if runner == "dask" and not ctx.find_root().obj["debug"]:  # Dask's INFO lines, here and in its workers
             os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-            logging.getLogger("distributed").setLevel(logging.WARNING)
+            for name in ("distributed", "prefect.task_runner.dask"):  # the latter links a dashboard it did not start
+                logging.getLogger(name).setLevel(logging.WARNING)
         flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
         with shared_prefect_api(runner == "dask"):
             result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)

@@ -140,3 +140,27 @@ def test_a_temporary_server_may_take_90_seconds_to_start_unless_the_user_says_ot
     done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True,
                           timeout=120, check=True)
     assert int(done.stdout) == expected
+
+
+def test_a_dask_backfill_without_a_prefect_api_shows_no_dead_link_and_no_dask_chatter(tmp_path):
+    """A temporary Prefect server (Dask's workers need an API) stops with the command: its "View at"
+    link is not printed, nor Dask's INFO lines."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.instance import Instance
+
+    u = Instance()
+    u.project("p")
+    u.flag("f", "p", "2024-12-03T10:00")
+    u.land(tmp_path / "data", extracted_at="2025-01-08T00:00")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "backfill", "--from",
+                           "2025-01-01", "--to", "2025-01-07", "--task-runner", "dask", "--data-dir",
+                           str(tmp_path / "data")], env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("10 partitions rebuilt")  # 7 days, weeks 2025-01 and 2025-02, January's usage
+    assert "View at" not in done.stderr and "distributed." not in done.stderr and "dashboard" not in done.stderr
+    assert len(done.stderr.splitlines()) < 20, done.stderr
