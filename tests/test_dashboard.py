@@ -56,9 +56,9 @@ class Page:
         return dict(self.tab.eval_on_selector_all("[data-stat]", "els => els.map(e => [e.dataset.stat, e.textContent])"))
 
     def first_row(self, chart: str) -> dict[str, str]:
-        """The first row of a chart's table, by column."""
+        """The first row of a chart's table, by the document's name of each column."""
         return self.tab.eval_on_selector(f"[data-table='{chart}']", """t => {
-            const heads = [...t.querySelectorAll('thead th')].map(h => h.textContent);
+            const heads = [...t.querySelectorAll('thead th')].map(h => h.dataset.key);
             const cells = [...t.querySelectorAll('tbody tr:first-child > *')].map(c => c.textContent);
             return Object.fromEntries(heads.map((h, i) => [h, cells[i]])); }""")
 
@@ -153,17 +153,18 @@ def test_stats_and_a_table_cell_of_every_chart_are_the_documents(chromium, sampl
     first_week = doc["projectFlagTrends"][0]["week"]
     of_week = lambda array: [r for r in doc[array] if r["week"] == first_week]  # noqa: E731
     cells = {chart: page.first_row(chart) for chart in CHARTS}
-    assert cells["users"] == {**cells["users"], "date": FIRST.isoformat(), "total": str(doc["userTrends"][0]["total"])}
-    assert cells["flags"]["potentiallyStale"] == str(doc["flagTrends"][0]["potentiallyStale"])
+    assert cells["users"] == {**cells["users"], "date": FIRST.isoformat(), "total": f'{doc["userTrends"][0]["total"]:,}'}
+    assert cells["flags"]["potentiallyStale"] == f'{doc["flagTrends"][0]["potentiallyStale"]:,}'
     assert cells["technical-debt"]["week"] == first_week
-    assert cells["production"]["newProductionFlags"] == str(sum(r["newProductionFlags"] for r in of_week("lifecycleTrends")))
-    assert cells["creation"]["archived"] == str(sum(r["archivedFlags"] for r in of_week("creationArchiveTrends")))
-    assert cells["evaluations"]["totalYes"] == str(sum(r["totalYes"] for r in of_week("metricsSummaryTrends")))
+    assert cells["production"]["newProductionFlags"] == f'{sum(r["newProductionFlags"] for r in of_week("lifecycleTrends")):,}'
+    assert cells["creation"]["archived"] == f'{sum(r["archivedFlags"] for r in of_week("creationArchiveTrends")):,}'
+    yes = sum(r["totalYes"] for r in of_week("metricsSummaryTrends"))
+    assert yes >= 1000 and cells["evaluations"]["totalYes"] == f"{yes:,}"  # with the cards' separators
     development = [r for r in doc["environmentTypeTrends"] if r["week"] == first_week and r["environmentType"] == "development"]
-    assert cells["updates"]["development"] == str(sum(r["totalUpdates"] for r in development))
+    assert cells["updates"]["development"] == f'{sum(r["totalUpdates"] for r in development):,}'
     develop = lifecycle["lifecycleTrends"]["develop"]["categories"]["experimental"]
-    assert cells["lifecycle"] == {"stage": "develop", "category": "experimental", "older": str(develop["flagsOlderThanWeek"]),
-                                  "new": str(develop["newFlagsThisWeek"])}
+    assert cells["lifecycle"] == {"stage": "develop", "category": "experimental", "older": f'{develop["flagsOlderThanWeek"]:,}',
+                                  "new": f'{develop["newFlagsThisWeek"]:,}'}
     project = sorted({r["project"] for r in doc["projectFlagTrends"] if r["timeToProduction"]})[0]
     assert cells["time-to-production"][project] == _number(next(
         r["timeToProduction"] for r in doc["projectFlagTrends"] if r["week"] == first_week and r["project"] == project))
@@ -203,12 +204,15 @@ def test_the_flags_to_clean_up_are_the_flags_tables_sortable_and_filtered(chromi
         "[data-table='cleanup'] tbody tr", "trs => trs.map(tr => [...tr.children].map(c => c.textContent))")
     assert sorted(r[0] for r in rows()) == sorted(r["flag"] for r in candidates)
     assert page.stats()["cleanup:Flags to clean up"] == str(len(candidates))
+    heads = page.tab.eval_on_selector_all("[data-table='cleanup'] thead th", "ths => ths.map(th => th.textContent)")
+    assert heads == ["Flag", "Project", "Type", "Reason", "Age (days)", "Last evaluated", "Evaluations, 30 days"]
     page.tab.click("[data-table='cleanup'] thead th:nth-child(7) button")  # evaluations in 30 days, ascending
-    ascending = [int(r[6]) for r in rows()]
+    ascending = [int(r[6].replace(",", "")) for r in rows()]
     assert ascending == sorted(ascending) and page.tab.get_attribute("[data-table='cleanup'] thead th:nth-child(7)",
                                                                        "aria-sort") == "ascending"
+    assert max(ascending) >= 1000 and f"{max(ascending):,}" in [r[6] for r in rows()]  # separators, sorted by value
     page.tab.click("[data-table='cleanup'] thead th:nth-child(7) button")
-    assert [int(r[6]) for r in rows()] == sorted(ascending, reverse=True)
+    assert [int(r[6].replace(",", "")) for r in rows()] == sorted(ascending, reverse=True)
     project = candidates[0]["project"]
     page.tab.select_option("#projects", [project])
     page.drawn(project)
@@ -334,9 +338,12 @@ def test_the_header_says_when_the_data_was_landed_and_which_days_it_holds(chromi
     landed = dt.datetime.fromisoformat(landed["landed_at"]).astimezone(dt.timezone.utc)
     assert abs((dt.datetime.now(dt.timezone.utc) - landed).total_seconds()) < 3600  # this session's clock, not the data's
     page = open_file(chromium, page_file)
-    header = page.tab.text_content(".provenance")
-    assert f"landed {landed:%Y-%m-%d %H:%M} UTC (extracted up to 2026-01-31 23:59 UTC" in header
-    assert "the warehouse holds 2024-01-01 to 2026-01-31" in header
+    header, behind = page.tab.eval_on_selector_all(".provenance", "ps => ps.map(p => p.textContent)")
+    assert header == (f"Landed {landed:%Y-%m-%d %H:%M} UTC from sample(seed=1), covering 2024-01-01 to 2026-01-31 "
+                      "(extracted up to 2026-01-31 23:59 UTC).")
+    assert behind.startswith(f"Lake generation {Lake(sample_warehouse).generation}, build-g") and "warehouse commit" in behind
+    sizes = page.tab.eval_on_selector_all(".provenance", "ps => ps.map(p => parseFloat(getComputedStyle(p).fontSize))")
+    assert sizes[1] < sizes[0]  # the identifiers after, smaller
 
 
 @pytest.mark.parametrize("how", ["file", "served"])
@@ -349,7 +356,7 @@ def test_the_unknown_flags_are_the_unknown_flags_table(chromium, sample_warehous
     rows = page.tab.eval_on_selector_all("[data-table='unknown'] tbody tr",
                                          "trs => trs.map(tr => [...tr.children].map(c => c.textContent))")
     assert sorted(rows) == sorted([r["flag"], r["status"].replace("_", " "), str(r["first_evaluated_day"]),
-                                   str(r["last_evaluated_day"]), str(r["evaluations_7d"]), str(r["evaluations_30d"]),
+                                   str(r["last_evaluated_day"]), f'{r["evaluations_7d"]:,}', f'{r["evaluations_30d"]:,}',
                                    " ".join(r["apps"])] for r in table)
     assert page.stats()["unknown:Unknown flags"] == "2"
     assert page.stats()["unknown:Evaluations in 7 days"] == f"{sum(r['evaluations_7d'] for r in table):,}"
@@ -374,4 +381,74 @@ def test_the_flags_to_clean_up_filter_by_reason_and_link_to_unleash(chromium, sa
                                                          if r["cleanup_reason"] == "always_on")]
     assert page.stats()["cleanup:Flags to clean up"] == str(len(always_on))
     assert "reason=always_on" in page.tab.url  # the choice is in the link, as the range is
+    assert page.errors == []
+
+
+WEEK_CHARTS = ["technical-debt", "production", "creation", "time-to-production", "evaluations", "updates"]
+
+
+@pytest.fixture(scope="module")
+def two_years_file(sample_warehouse, tmp_path_factory):
+    """The dashboard file of the sample's last two years, for long ranges."""
+    target = tmp_path_factory.mktemp("long") / "insights.html"
+    dashboard.write_file(sample_warehouse, target, dashboard.range_page(sample_warehouse, dt.date(2024, 1, 1), LAST))
+    return target
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[dict, dict]]:
+    """Pairs of boxes (x, y, width, height) that share any area."""
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a["x"] < b["x"] + b["width"] - 0.5 and b["x"] < a["x"] + a["width"] - 0.5
+            and a["y"] < b["y"] + b["height"] - 0.5 and b["y"] < a["y"] + a["height"] - 0.5]
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+@pytest.mark.parametrize("weeks", [52, 104])
+def test_long_ranges_label_their_weeks_without_overlap(chromium, two_years_file, weeks, width):
+    first = LAST - dt.timedelta(weeks=weeks) + dt.timedelta(days=1)
+    page = Page(chromium.new_page(viewport={"width": width, "height": 900}))
+    page.tab.goto(two_years_file.as_uri() + f"#from={first}&to={LAST}")
+    page.drawn()
+    for chart in [*WEEK_CHARTS, "users", "flags"]:
+        boxes = page.tab.eval_on_selector_all(
+            f"[data-chart='{chart}'] g[aria-label^='X-axis'] .role-axis-label text",
+            "ts => ts.filter(t => getComputedStyle(t).opacity !== '0' && t.getAttribute('opacity') !== '0')"
+            ".map(t => { const r = t.getBoundingClientRect(); return {text: t.textContent, x: r.x, y: r.y, "
+            "width: r.width, height: r.height}; })")
+        assert len(boxes) >= (3 if width > 1000 else 2), (chart, boxes)
+        assert overlapping(boxes) == [], (chart, width, overlapping(boxes)[:3])
+        if chart in WEEK_CHARTS:  # the latest week is always labelled
+            assert boxes[-1]["text"].startswith("2026-05"), (chart, boxes[-1])
+    assert page.errors == []
+
+
+def test_every_tables_columns_are_visible_or_reachable_at_1280_px(chromium, two_years_file):
+    page = Page(chromium.new_page(viewport={"width": 1280, "height": 900}))
+    page.tab.goto(two_years_file.as_uri() + f"#from={LAST - dt.timedelta(weeks=52)}&to={LAST}")
+    page.drawn()
+    page.tab.eval_on_selector_all("details.numbers", "ds => ds.forEach(d => d.open = true)")
+    tables = page.tab.eval_on_selector_all("[data-table]", """ts => ts.map(t => {
+        const widget = t.closest('.widget'), box = widget.getBoundingClientRect();
+        const heads = [...t.querySelectorAll('thead th')].map(h => h.getBoundingClientRect());
+        let scrolls = false;
+        for (let e = t; e && e !== widget; e = e.parentElement)
+            scrolls = scrolls || ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+        return {table: t.dataset.table, inside: heads.every(h => h.left >= box.left - 1 && h.right <= box.right + 1),
+                scrolls}; })""")
+    assert tables and all(t["inside"] or t["scrolls"] for t in tables), tables
+    whole = {t["table"]: t["inside"] for t in tables}
+    assert whole["cleanup"] and whole["unknown"], whole  # the flag tables show every column
+
+
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_at_phone_width_no_table_or_caption_is_cut(chromium, page_file, server, how):
+    page = open_at(chromium, how, page_file, server, 360, 740, f"from={FIRST}&to={LAST}")
+    page.tab.eval_on_selector_all("details.numbers", "ds => ds.forEach(d => d.open = true)")
+    cut = page.tab.eval_on_selector_all(".widget caption, .widget thead th, .widget tbody th, .widget tbody td", """els =>
+        els.filter(e => e.getClientRects().length).map(e => {
+            const r = e.getBoundingClientRect(), box = e.closest('.widget').getBoundingClientRect();
+            return {text: e.textContent, left: r.left, right: r.right, box: [box.left, box.right],
+                    overflowing: e.scrollWidth > e.clientWidth + 1}; })
+        .filter(e => e.left < e.box[0] - 1 || e.right > e.box[1] + 1 || e.overflowing)""")
+    assert cut == [], cut[:5]
     assert page.errors == []

@@ -105,21 +105,22 @@ def cleanup_candidates(data_dir: Path) -> dict:
 
 
 def provenance(data_dir: Path, committed: Committed) -> dict:
-    """What the page says it shows: the source, when its data was landed (the landing's own time) and
-    what it was extracted up to, the days the warehouse holds, the build behind it."""
+    """What the page says it shows, in the words a person needs first: when its data was landed (the
+    landing's own time), from which source, the days the warehouse covers, what it was extracted up
+    to; then (``behind``) the identifiers of the lake, build and commit behind it."""
     lake = Lake(data_dir)
     landing = lake.landings[-1] if lake.landings else None
     build = f"build-g{lake.generation}-{code_version()}"
     landed = lake.landed_at
     if landing:
-        holds = (f"the warehouse holds {committed.first_day} to {committed.last_day}" if committed.last_day
-                 else "the warehouse holds no day yet")
-        line = (f"Data from {landing['source']}, landed {_minute(landed)} UTC (extracted up to "
-                f"{_minute(landing['extracted_at'])} UTC, lake generation {lake.generation}); {holds}; "
-                f"{build}, warehouse commit {committed.version}.")
+        holds = (f"covering {committed.first_day} to {committed.last_day}" if committed.last_day
+                 else "not built into any day yet")
+        line = (f"Landed {_minute(landed)} UTC from {landing['source']}, {holds} (extracted up to "
+                f"{_minute(landing['extracted_at'])} UTC).")
+        behind = f"Lake generation {lake.generation}, {build}, warehouse commit {committed.version}."
     else:
-        line = "Nothing has been landed yet."
-    return {"provenance": line, "source": landing["source"] if landing else None,
+        line, behind = "Nothing has been landed yet.", ""
+    return {"provenance": line, "behind": behind, "source": landing["source"] if landing else None,
             "landedAt": landed,
             "extractedAt": landing["extracted_at"] if landing else None, "build": build, "commit": committed.version}
 

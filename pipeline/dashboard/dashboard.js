@@ -316,7 +316,7 @@
     const descending = header.getAttribute("aria-sort") === "ascending";
     for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
     header.setAttribute("aria-sort", descending ? "descending" : "ascending");
-    const value = (tr) => tr.cells[column].textContent;
+    const value = (tr) => tr.cells[column].dataset.value;
     const numeric = [...body.rows].every((tr) => value(tr) === "" || !Number.isNaN(Number(value(tr))));
     const rows = [...body.rows].sort((a, b) => {
       const [x, y] = [value(a), value(b)];
@@ -373,9 +373,14 @@
   }
 
   // The words a chart's legend uses for a document's field (a project's id or a type stays as it is).
+  // Tables head their columns with the same words (the CSV downloads keep the document's names).
   const LABELS = { total: "Total", active: "Active", inactive: "Inactive", stale: "Stale", potentiallyStale: "Potentially stale",
     technicalDebt: "Technical debt (%)", newProductionFlags: "New in production", totalRequests: "Evaluations",
-    totalYes: "Exposed", totalNo: "Not exposed", archived: "Archived" };
+    totalYes: "Exposed", totalNo: "Not exposed", archived: "Archived", date: "Day", week: "Week", flag: "Flag",
+    project: "Project", type: "Type", reason: "Reason", age: "Age (days)", status: "Status", apps: "Apps",
+    firstEvaluated: "First evaluated", lastEvaluated: "Last evaluated", evaluations7d: "Evaluations, 7 days",
+    evaluations30d: "Evaluations, 30 days", stage: "Stage", category: "Category", older: "Older than a week",
+    new: "New this week" };
   const label = (series) => LABELS[series] || series;
 
   // Charts: long-form rows, one line (or stacked bar) per series; a week or day without a row is zero.
@@ -429,6 +434,48 @@
       { data: { values: values.filter((v) => v[key] === mark).map((v) => ({ ...v, partial: "partial: the data so far" })) },
         mark: { type: "point", filled: false, size: 70, tooltip: true }, encoding: { x, y, color } },
     ];
+  }
+
+  // Axis labels never on top of each other, at any width. A week chart of many weeks labels every few weeks, level: the
+  // latest week always, then every ``step``-th week before it, ``step`` chosen so that a label has
+  // LABEL_PX of the plot's width (the chart's less its y axis), PARTIAL_PX beside the wider
+  // "2026-05 (partial)" (about 90 px of 10 px type, where "2026-05" is 40).
+  // A day chart asks for a tick every DAY_LABEL_PX ("Mar 01, 2025" is about 66 px), and Vega hides
+  // a label that would still touch the one before.
+  const LABEL_PX = 64, PARTIAL_PX = 88, DAY_LABEL_PX = 70, Y_AXIS_PX = 70;
+  function weekLabelsThinned(spec, width) {
+    const layers = spec.layer || [spec];
+    const x = layers[0].encoding && layers[0].encoding.x;
+    if (!x || (x.field !== "week" && x.field !== "date")) return spec;
+    const plot = Math.max(1, width - Y_AXIS_PX);
+    let axis;
+    if (x.field === "date") {
+      axis = { ...x.axis, ...monthTicks(layers, Math.max(2, Math.floor(plot / DAY_LABEL_PX))), labelOverlap: "greedy",
+        labelSeparation: 8 };
+    } else {
+      const weeks = x.sort, band = plot / weeks.length, step = Math.max(1, Math.ceil(LABEL_PX / band));
+      const last = weeks.length - 1, nearest = weeks[last] === partial.week ? PARTIAL_PX : LABEL_PX;
+      const shown = weeks.filter((_, i) => (last - i) % step === 0 && (i === last || (last - i) * band >= nearest));
+      axis = { ...x.axis, values: shown, labelAngle: 0, labelOverlap: false };
+    }
+    const thinned = (layer) => ({ ...layer, encoding: { ...layer.encoding, x: { ...layer.encoding.x, axis } } });
+    return spec.layer ? { ...spec, layer: spec.layer.map(thinned) } : thinned(spec);
+  }
+
+  // A day chart of three months or more ticks the first of every month, or of every 2, 3, 6 or 12
+  // (at most ``fit`` ticks), labelled "Mar 2025"; a shorter one leaves its days to Vega.
+  function monthTicks(layers, fit) {
+    const days = layers.flatMap((l) => l.data.values.map((v) => v.date)).sort();
+    if (!days.length) return {};
+    const [first, last] = [new Date(days[0]), new Date(days[days.length - 1])];
+    const months = (last.getUTCFullYear() - first.getUTCFullYear()) * 12 + last.getUTCMonth() - first.getUTCMonth();
+    if (months < 3) return { tickCount: fit };
+    const every = [1, 2, 3, 6, 12].find((n) => months / n <= fit) || 12 * Math.ceil(months / 12 / fit);
+    const values = [];
+    for (let m = first.getUTCFullYear() * 12 + first.getUTCMonth() + 1; m <= last.getUTCFullYear() * 12 + last.getUTCMonth(); m++) {
+      if (m % every === 0) values.push({ year: Math.floor(m / 12), month: (m % 12) + 1, date: 1, utc: true });
+    }
+    return { values, format: "%b %Y" };
   }
 
   function partialLabel(key, mark) {
@@ -506,12 +553,12 @@
       table.append(element("caption", {}, `${w.title}, ${state.from} to ${state.to}`));
       const head = element("tr");
       for (const c of w.table.columns) {
-        const th = element("th", { scope: "col" });
+        const th = element("th", { scope: "col", "data-key": c });
         if (w.sortable) {
-          const button = element("button", { type: "button", class: "sort" }, c);
+          const button = element("button", { type: "button", class: "sort" }, label(c));
           button.addEventListener("click", () => sortBy(table, w.table.columns.indexOf(c), th));
           th.append(button);
-        } else th.textContent = c;
+        } else th.textContent = label(c);
         head.append(th);
       }
       const thead = element("thead");
@@ -523,8 +570,10 @@
       for (const r of w.table.rows) {
         const tr = element("tr");
         w.table.columns.forEach((c, i) => {
-          const text = r[c] === undefined || r[c] === null ? "" : String(r[c]);
-          const cell = element(i ? "td" : "th", i ? {} : { scope: "row" }, w.table.link === c && r.link ? null : text);
+          const raw = r[c] === undefined || r[c] === null ? "" : String(r[c]);
+          const text = typeof r[c] === "number" ? number(r[c]) : raw;
+          const cell = element(i ? "td" : "th", { ...(i ? {} : { scope: "row" }), "data-label": label(c), "data-value": raw },
+            w.table.link === c && r.link ? null : text);
           if (w.table.link === c && r.link) cell.append(element("a", { href: r.link, rel: "noopener noreferrer" }, text));
           tr.append(cell);
         });
@@ -547,7 +596,8 @@
       const values = (spec.layer || [spec]).flatMap((layer) => layer.data.values);
       if (!values.length) continue;  // nothing to draw: the words above say so
       const width = chart.clientWidth;
-      const sized = spec.encoding && spec.encoding.column ? { ...spec, width: Math.max(50, Math.min(spec.width, Math.floor((width - 90) / 3) - 20)) } : spec;
+      const sized = spec.encoding && spec.encoding.column ? { ...spec, width: Math.max(50, Math.min(spec.width, Math.floor((width - 90) / 3) - 20)) }
+        : weekLabelsThinned(spec, width);
       const result = await vegaEmbed(chart, { $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: "container", height: 220,
         autosize: { type: "fit-x", contains: "padding" }, config: vegaConfig(width), ...sized }, { renderer: "svg", actions: false });
       views.push(result.view);
