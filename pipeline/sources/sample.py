@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import logging
 import random
 import tomllib
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ import pyarrow as pa
 from pipeline.calendar import CalendarError, day_cutoff, days, end_of_day, start_of_day
 from pipeline.entities import ENTITIES
 from pipeline.sources.base import TableSession
+
+log = logging.getLogger(__name__)
 
 SETTINGS = Path(__file__).with_name("sample.toml")
 SYSTEM_USER_IDS = (-1337, -42)
@@ -39,6 +42,7 @@ class SampleSource:
 
     @contextmanager
     def session(self) -> Iterator[TableSession]:
+        log.info("simulating the sample instance (seed %d) up to the end of %s", self.seed, self.as_of)
         yield TableSession(generate(self.as_of, self.seed), end_of_day(self.as_of))
 
 
