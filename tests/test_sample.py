@@ -45,7 +45,7 @@ def test_a_later_date_only_adds_history():
 
 
 def test_the_sample_starts_before_the_date():
-    with pytest.raises(ValueError, match="starts on 2024-01-01"):
+    with pytest.raises(ValueError, match="first day, 2024-01-01"):
         generate(dt.date(2023, 12, 1))
 
 
