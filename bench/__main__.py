@@ -1,5 +1,11 @@
 """``python -m bench --tier s|m|l|xl``: measure the pipeline at a scale, against the floor of each figure.
 
+The backfill's floor (``floor_publish``) writes what the build publishes: one DuckDB statement a
+dataset over the lake's raw rows, each written by DuckDB's ``COPY`` in the warehouse's layout; the
+scan floor before it (``floor``) only read the lake, and is reported beside. ``insights backfill``
+is measured as a user runs it, with no Prefect server configured and against a standing one,
+against the library's build; a year of the sample gives the same figures at a small size.
+
 Prints a table (figure, value, floor, ratio, target) and writes it as JSON. Each step runs in its
 own process so that its peak RSS is its own. A shared machine's speed drifts, so each timed step runs
 ``--repeats`` times (3 by default), alternating with the step it is compared with (the backfill with
@@ -28,12 +34,16 @@ import time
 from pathlib import Path
 
 from bench.instance import TIERS
-from bench.steps import standing_prefect
+from bench.steps import SAMPLE_YEAR_END, standing_prefect
 
 ROOT = Path(__file__).parents[1]
 QUARTER = 90
 """Days of the short history the daily run is compared with, and of hourly rows in the long one."""
 SERVED_CLIENTS = 16
+BESIDE_RATE = 20
+"""Requests started a second beside a backfill (a team using the page while it rebuilds)."""
+SAMPLE_SERVED_SECONDS = 20
+CLI_KINDS = {"none": "no Prefect server configured", "standing": "standing Prefect server"}
 SERVED_SECONDS = {"s": 5, "m": 15, "l": 30}
 """How long the served document is measured, by tier (tier s runs in CI)."""
 
@@ -80,35 +90,50 @@ def main() -> None:
         generated = details["generate"] = step("generate", data_dir=str(year), tier=args.tier, days=tier.days)
         os.sync()  # the generator's writes reach the disk now, not during the measured steps
         log(f"landed in {generated['seconds']:.1f} s; the floor and the backfill, {args.repeats} times each, in turn")
-        floors, backfills, trend_backfills = [], [], []
-        details.update(floor=floors, backfill=backfills, backfill_trends=trend_backfills)
+        floors, scan_floors, backfills, trend_backfills = [], [], [], []
+        details.update(floor=floors, scan_floor=scan_floors, backfill=backfills, backfill_trends=trend_backfills)
         for _ in range(args.repeats):
-            floors.append(step("floor", data_dir=str(year)))
+            floors.append(step("floor_publish", data_dir=str(year)))
+            scan_floors.append(step("floor", data_dir=str(year)))
             trend_backfills.append(step("backfill", data_dir=str(year), datasets="trends"))
             backfills.append(step("backfill", data_dir=str(year)))
         peak = max(backfill["peak_rss_mib"] for backfill in backfills)
         figures.append(("full backfill (s)", median(backfills), median(floors), "<= 1.0 x floor"))
+        figures.append(("full backfill against the scan floor (s)", median(backfills), median(scan_floors),
+                        "reported (the floor until 2026-12-06)"))
         figures.append(("full backfill peak RSS (MiB)", peak, None, "<= 1024"))
         figures.append(("full backfill, the seven trends alone (s)", median(trend_backfills), median(floors), "reported"))
         figures.append(("flag_usage_daily adds to the backfill (s)", median(backfills) - median(trend_backfills), None,
                         "reported"))
         figures.append(("full backfill, trends alone, peak RSS (MiB)", max(b["peak_rss_mib"] for b in trend_backfills),
                         None, "reported"))
-        log("insights backfill through the command line: with its temporary Prefect server, then a standing one")
+        log("insights backfill through the command line: with no Prefect server configured, then a standing one")
         prefect_home = str(work / "prefect-home")
-        clis = {"temporary": [], "standing": []}
-        details.update(cli_backfill_temporary=clis["temporary"], cli_backfill_standing=clis["standing"])
-        for _ in range(args.repeats):
-            clis["temporary"].append(step("cli_backfill", data_dir=str(year), prefect_home=prefect_home))
-        with standing_prefect(prefect_home) as api_url:
-            for _ in range(args.repeats):
-                clis["standing"].append(step("cli_backfill", data_dir=str(year), prefect_home=prefect_home,
-                                             api_url=api_url))
-        for kind, target in (("standing", "<= 1.5 x floor"), ("temporary", "reported apart")):
-            figures.append((f"insights backfill, {kind} Prefect server (s)",
-                            statistics.median(c["cli_seconds"] for c in clis[kind]), median(floors), target))
-        figures.append(("insights backfill peak RSS (MiB)", max(c["cli_peak_rss_mib"] for c in clis["standing"]),
+        clis = cli_backfills(step, str(year), prefect_home, args.repeats, details, "")
+        for kind in ("none", "standing"):
+            figures.append((f"insights backfill, {CLI_KINDS[kind]} (s)", statistics.median(c["cli_seconds"] for c in clis[kind]),
+                            median(backfills), "<= 1.1 x library"))
+        figures.append(("insights backfill peak RSS (MiB)", max(c["cli_peak_rss_mib"] for k in clis for c in clis[k]),
                         None, "<= 1024"))
+        log("a year of the sample: the library's backfill and insights backfill both ways, and ranges served")
+        sample = work / "sample-year"
+        details["sample_year"] = step("sample_year", data_dir=str(sample))
+        sample_end = SAMPLE_YEAR_END.isoformat()
+        sample_backfills = details["sample_year_backfill"] = [step("backfill", data_dir=str(sample), last=sample_end)
+                                                              for _ in range(args.repeats)]
+        sample_clis = cli_backfills(step, str(sample), prefect_home, args.repeats, details, "sample_year_", sample_end)
+        figures.append(("sample year: library backfill (s)", median(sample_backfills), None, "reported"))
+        for kind in ("none", "standing"):
+            cli = statistics.median(c["cli_seconds"] for c in sample_clis[kind])
+            figures.append((f"sample year: insights backfill, {CLI_KINDS[kind]} (s)", cli, None, "reported"))
+            figures.append((f"sample year: insights backfill, {CLI_KINDS[kind]}, less the library's (s)",
+                            cli - median(sample_backfills), None, "<= 3"))
+        sample_served = details["sample_year_serve_ranges"] = step("serve_ranges", data_dir=str(sample),
+                                                                   seconds=SAMPLE_SERVED_SECONDS, clients=SERVED_CLIENTS)
+        figures.append((f"sample year: random ranges to {SERVED_CLIENTS} clients, 99th percentile (ms)",
+                        sample_served["p99_ms"], None, "<= 500"))
+        figures.append((f"sample year: random ranges to {SERVED_CLIENTS} clients, errors", sample_served["errors"], None,
+                        "0"))
         stored = details["sizes"] = step("sizes", data_dir=str(year))["bytes"]
         figures.append(("flag_usage_daily on disk (MB)", stored["flag_usage_daily"] / 1e6, None, "reported"))
         log(f"backfill {median(backfills):.1f} s ({median(trend_backfills):.1f} s for the trends alone), "
@@ -123,19 +148,23 @@ def main() -> None:
         figures.append(("served one-year document, median (ms)", served["median_ms"], None, "<= 50"))
         figures.append(("served one-year document, 99th percentile (ms)", served["p99_ms"], None, "<= 200"))
         figures.append(("served one-year document, errors", served["errors"], None, "0"))
-        log(f"ranges and project lists never asked before, to {SERVED_CLIENTS} clients; then beside a full backfill")
-        spread = details["serve_any"] = step("serve_any", data_dir=str(year), seconds=SERVED_SECONDS[args.tier],
-                                             clients=SERVED_CLIENTS)
-        beside = details["serve_any_beside_backfill"] = step("serve_any", data_dir=str(year), clients=SERVED_CLIENTS,
-                                                             seconds=SERVED_SECONDS[args.tier], beside_backfill=True)
-        for label, served_any in (("", spread), (", beside a backfill", beside)):
-            figures.append((f"served new ranges and project lists{label}, median (ms)", served_any["median_ms"], None,
-                            "<= 100"))
-            figures.append((f"served new ranges and project lists{label}, 99th percentile (ms)", served_any["p99_ms"],
-                            None, "<= 1000"))
-            figures.append((f"served new ranges and project lists{label}, errors", served_any["errors"], None, "0"))
-        figures.append(("full backfill beside the served clients (s)", beside["backfill_seconds"], median(backfills),
+        log(f"random ranges, mostly never asked before, to {SERVED_CLIENTS} clients; then {BESIDE_RATE} a second "
+            "beside a full backfill")
+        spread = details["serve_ranges"] = step("serve_ranges", data_dir=str(year), seconds=SERVED_SECONDS[args.tier],
+                                                clients=SERVED_CLIENTS)
+        figures.append((f"served random ranges, {SERVED_CLIENTS} clients, median (ms)", spread["median_ms"], None, "<= 100"))
+        figures.append((f"served random ranges, {SERVED_CLIENTS} clients, 99th percentile (ms)", spread["p99_ms"], None,
+                        "<= 300"))
+        figures.append((f"served random ranges, {SERVED_CLIENTS} clients, errors", spread["errors"], None, "0"))
+        beside = details["serve_beside_backfill"] = step("serve_beside_backfill", data_dir=str(year), rate=BESIDE_RATE)
+        figures.append(("full backfill beside the served requests (s)", beside["backfill_seconds"], median(backfills),
                         "<= 1.25 x alone"))
+        figures.append((f"served random ranges, {BESIDE_RATE} a second beside a backfill, 99th percentile (ms)",
+                        beside["p99_ms"], None, "<= 1000"))
+        figures.append((f"served random ranges, {BESIDE_RATE} a second beside a backfill, errors", beside["errors"], None,
+                        "0"))
+        figures.append(("server peak RSS, random ranges and beside a backfill (MiB)",
+                        max(spread["server_peak_rss_mib"], beside["server_peak_rss_mib"]), None, "<= 512"))
         years = args.history_years
         span = f"{years} year{'s' if years != 1 else ''}"
         log(f"{span} of history (hourly rows for the last {QUARTER} days, Unleash's daily rows before) and "
@@ -200,6 +229,22 @@ def main() -> None:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def cli_backfills(step, data_dir: str, prefect_home: str, repeats: int, details: dict, prefix: str,
+                  last: str | None = None) -> dict[str, list[dict]]:
+    """``insights backfill`` of a data directory ``repeats`` times each way: with no Prefect server
+    configured, and against a standing one (started once, outside the timing); kept in ``details``."""
+    clis = {"none": [], "standing": []}
+    details.update({f"{prefix}cli_backfill_none": clis["none"], f"{prefix}cli_backfill_standing": clis["standing"]})
+    ending = {"last": last} if last else {}
+    for _ in range(repeats):
+        clis["none"].append(step("cli_backfill", data_dir=data_dir, prefect_home=prefect_home, **ending))
+    with standing_prefect(prefect_home) as api_url:
+        for _ in range(repeats):
+            clis["standing"].append(step("cli_backfill", data_dir=data_dir, prefect_home=prefect_home, api_url=api_url,
+                                         **ending))
+    return clis
 
 
 def extraction_needs() -> str | None:

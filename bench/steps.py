@@ -29,11 +29,12 @@ def generate(data_dir: str, tier: str, days: int, hourly_days: int | None = None
     return {"rows": landing.rows}
 
 
-def backfill(data_dir: str, datasets: str = "all") -> dict:
-    """A backfill of the whole history: every dataset, or (``trends``) the seven trends alone."""
-    first = job.first_day(Path(data_dir))
-    partitions = (job.plan_backfill(Path(data_dir), first, END) if datasets == "all"
-                  else job.partitions_between(first, END, END))
+def backfill(data_dir: str, datasets: str = "all", last: str | None = None) -> dict:
+    """A backfill of the whole history (to ``last``, else the tier's end): every dataset, or
+    (``trends``) the seven trends alone."""
+    first, end = job.first_day(Path(data_dir)), dt.date.fromisoformat(last) if last else END
+    partitions = (job.plan_backfill(Path(data_dir), first, end) if datasets == "all"
+                  else job.partitions_between(first, end, end))
     built = job.build(Path(data_dir), partitions)
     return {"partitions": len(built.rows)}
 
@@ -47,11 +48,11 @@ def history(data_dir: str) -> dict:
     return {"partitions": len(job.build(data, [*partitions, flags_partition(END)]).rows)}
 
 
-def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -> dict:
-    """``insights backfill`` of the whole history as a user types it, end to end: its wall seconds,
-    Prefect's start included; with ``api_url`` against a standing Prefect server, without it
-    against the temporary one the command starts (``prefect_home``: Prefect's folder, kept between
-    runs as a user's is)."""
+def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None, last: str | None = None) -> dict:
+    """``insights backfill`` of the whole history (to ``last``, else the tier's end) as a user types
+    it, end to end: its wall seconds; with ``api_url`` a flow run of a standing Prefect server,
+    without it what a new user gets with no Prefect server configured (``prefect_home``: Prefect's
+    folder, kept between runs as a user's is)."""
     import os
     import subprocess
 
@@ -60,7 +61,7 @@ def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -
     environment.update(PREFECT_HOME=prefect_home, **({"PREFECT_API_URL": api_url} if api_url else {}))
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "backfill", "--from",
-                           first.isoformat(), "--to", END.isoformat(), "--data-dir", data_dir],
+                           first.isoformat(), "--to", last or END.isoformat(), "--data-dir", data_dir],
                           env=environment, capture_output=True, text=True)
     wall = time.perf_counter() - began
     if done.returncode:
@@ -68,7 +69,7 @@ def cli_backfill(data_dir: str, prefect_home: str, api_url: str | None = None) -
     import resource
 
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # its largest process, in MiB
-    return {"cli_seconds": round(wall, 3), "prefect": "standing" if api_url else "temporary",
+    return {"cli_seconds": round(wall, 3), "prefect": "standing" if api_url else "none configured",
             "cli_peak_rss_mib": round(largest, 1)}
 
 
@@ -142,6 +143,94 @@ def floor(data_dir: str) -> dict:
         rows += len(con.execute("SELECT stage, max(feature), max(created_at) FROM read_parquet($files) GROUP BY stage",
                                 {"files": lifecycles}).fetchall())
     return {"groups": rows}
+
+
+PUBLISHED = {
+    # one statement a published dataset, over the lake's raw rows, written by DuckDB in the warehouse's layout
+    "flag_usage_daily": ("month", """
+        SELECT m.timestamp::DATE AS day, m.feature_name AS flag, m.environment, m.app_name, sum(m.yes) AS yes,
+               sum(m.no) AS no, any_value(f.project) AS project, any_value(f.type) AS type,
+               strftime(m.timestamp::DATE, '%Y-%m') AS month
+        FROM read_parquet($client_metrics) AS m LEFT JOIN read_parquet($features) AS f ON f.name = m.feature_name
+        GROUP BY ALL"""),
+    "metrics_summary_trends": ("week", """
+        SELECT strftime(m.timestamp::DATE, '%G-%V') AS week, coalesce(f.project, 'default') AS project,
+               sum(m.yes) AS total_yes, sum(m.no) AS total_no, sum(m.yes + m.no) AS total_requests,
+               count(DISTINCT m.app_name) AS total_apps, count(DISTINCT m.feature_name) AS total_flags,
+               count(DISTINCT m.environment) AS total_environments
+        FROM read_parquet($client_metrics) AS m LEFT JOIN read_parquet($features) AS f ON f.name = m.feature_name
+        GROUP BY ALL"""),
+    "environment_type_trends": ("week", """
+        SELECT strftime(e.created_at::DATE, '%G-%V') AS week, v.type AS environment_type, count(*) AS total_updates
+        FROM read_parquet($events) AS e JOIN read_parquet($environments) AS v ON v.name = e.environment
+        GROUP BY ALL"""),
+    "creation_archive_trends": ("week", """
+        WITH counted AS (
+            SELECT strftime(e.created_at::DATE, '%G-%V') AS week, e.project, e.flag_type,
+                   count(*) FILTER (e.type IN ('feature-created', 'feature-import')) AS created,
+                   count(*) FILTER (e.type = 'feature-archived') AS archived
+            FROM read_parquet($events) AS e WHERE e.project IS NOT NULL GROUP BY ALL)
+        SELECT week, project, sum(archived) AS archived_flags,
+               map_from_entries(list({'key': flag_type, 'value': created}) FILTER (created > 0 AND flag_type IS NOT NULL))
+                   AS created_flags
+        FROM counted GROUP BY ALL"""),
+    "lifecycle_trends": ("week", """
+        SELECT strftime(l.created_at::DATE, '%G-%V') AS week, f.project, count(*) AS new_production_flags
+        FROM read_parquet($feature_lifecycles) AS l JOIN read_parquet($features) AS f ON f.name = l.feature
+        WHERE l.stage = 'live' GROUP BY ALL"""),
+    "user_trends": ("month", """
+        WITH days AS (SELECT unnest(range($first::DATE, $last::DATE + 1, INTERVAL 1 DAY))::DATE AS day),
+        active AS (SELECT d.day, count(DISTINCT a.user_id) AS active FROM days AS d
+                   JOIN read_parquet($user_activity) AS a
+                     ON a.seen_at > d.day - INTERVAL 59 DAY AND a.seen_at < d.day + INTERVAL 1 DAY GROUP BY d.day)
+        SELECT d.day, count(u.id) AS total, any_value(a.active) AS active, count(u.id) - any_value(a.active) AS inactive,
+               strftime(d.day, '%Y-%m') AS month
+        FROM days AS d LEFT JOIN read_parquet($users) AS u ON u.created_at < d.day + INTERVAL 1 DAY
+            AND (u.deleted_at IS NULL OR u.deleted_at >= d.day + INTERVAL 1 DAY) AND NOT u.is_service AND NOT u.is_system
+        LEFT JOIN active AS a ON a.day = d.day GROUP BY d.day"""),
+    "flag_trends": ("month", """
+        WITH days AS (SELECT unnest(range($first::DATE, $last::DATE + 1, INTERVAL 1 DAY))::DATE AS day)
+        SELECT d.day, count(*) AS total, count(*) FILTER (f.stale) AS stale,
+               count(*) FILTER (f.potentially_stale AND NOT f.stale) AS potentially_stale,
+               count(*) FILTER (NOT f.stale AND NOT f.potentially_stale) AS active, strftime(d.day, '%Y-%m') AS month
+        FROM days AS d JOIN read_parquet($features) AS f ON f.created_at < d.day + INTERVAL 1 DAY
+            AND (f.archived_at IS NULL OR f.archived_at >= d.day + INTERVAL 1 DAY) GROUP BY d.day"""),
+    "project_flag_trends": ("week", """
+        WITH weeks AS (SELECT DISTINCT strftime(day, '%G-%V') AS week, max(day) OVER (PARTITION BY strftime(day, '%G-%V'))
+                       AS sunday FROM (SELECT unnest(range($first::DATE, $last::DATE + 1, INTERVAL 1 DAY))::DATE AS day))
+        SELECT w.week, f.project, count(*) AS total, count(*) FILTER (f.stale) AS stale,
+               count(*) FILTER (f.potentially_stale AND NOT f.stale) AS potentially_stale,
+               round(100.0 * count(*) FILTER (NOT f.stale AND NOT f.potentially_stale) / count(*)) AS health
+        FROM weeks AS w JOIN read_parquet($features) AS f ON f.created_at < w.sunday + INTERVAL 1 DAY
+            AND (f.archived_at IS NULL OR f.archived_at >= w.sunday + INTERVAL 1 DAY) GROUP BY ALL"""),
+}
+
+
+def floor_publish(data_dir: str) -> dict:
+    """What a system without this project's design must do to publish the same datasets: one DuckDB
+    statement a dataset (the seven trends and ``flag_usage_daily``) over the lake's raw hourly rows
+    and the other lake columns it needs, each written with DuckDB's own ``COPY … TO … (FORMAT
+    parquet)`` partitioned as the warehouse is (by month or ISO week), no roll-ups, nothing kept
+    between statements, in one process."""
+    from pipeline.lake import Lake
+
+    data = Path(data_dir)
+    lake, con, out = Lake(data), duck.connect(), data / "floor-published"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    first = job.first_day(data)
+    files = {entity: lake.files(entity) for entity in ("client_metrics", "events", "user_activity")}
+    files.update({entity: [lake.latest_snapshot(entity)] for entity in ("features", "environments", "users",
+                                                                          "feature_lifecycles")})
+    written = {}
+    for name, (grain, query) in PUBLISHED.items():
+        used = {k: v for k, v in files.items() if f"${k}" in query}
+        parameters = {**used, **({"first": first, "last": END} if "$first" in query else {})}
+        con.execute(f"COPY ({query}) TO '{out / name}' (FORMAT parquet, PARTITION_BY ({grain}))", parameters)
+        written[name] = sum(1 for _ in (out / name).rglob("*.parquet"))
+    con.close()
+    shutil.rmtree(out)
+    return {"files": written}
 
 
 def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
@@ -347,55 +436,96 @@ def serve(data_dir: str, seconds: float, clients: int) -> dict:
             "body_bytes": len(first.content), "clients": clients, "load_seconds": seconds}
 
 
-def serve_any(data_dir: str, seconds: float, clients: int, beside_backfill: bool = False) -> dict:
-    """Ranges and project lists never asked before, served by ``insights web`` to ``clients``
-    concurrent clients: half the requests a document for a random range in and around the year,
-    half the lifecycle figures of a random list of 1 to 5 projects (milliseconds, by kind).
-
-    The warehouse gets its ``flags`` tables first, as a daily run leaves them. ``beside_backfill``: a
-    full backfill (the ``backfill`` step) runs in its own process meanwhile, and the clients ask
-    until it ends (at least ``seconds``); its seconds are reported.
-    """
+def random_ranges(data_dir: str, seed: int = 20261207) -> Callable[[], tuple[str, str]]:
+    """Random ranges of the held history, mostly never asked before: spans of a week to two years,
+    ending anywhere from the warehouse's first day to its last (a range reaching past either end is
+    clipped, as a user's is)."""
     import random
-    import subprocess
-
-    import pyarrow.parquet as pq
 
     data = Path(data_dir)
-    job.build(data, [flags_partition(END)])
-    projects = sorted(set(pq.read_table(data / "warehouse" / "flags" / "part-0.parquet", columns=["project"])
-                          ["project"].to_pylist()))
-    first_day, rng, asked = job.first_day(data), random.Random(20261202), set()
+    first_day, last_day = job.first_day(data), job.committed_now(data).last_day
+    rng = random.Random(seed)
 
-    def paths() -> tuple[str, str]:
-        while True:
-            if rng.random() < 0.5:
-                first = first_day - dt.timedelta(days=7) + dt.timedelta(days=rng.randrange((END - first_day).days + 14))
-                last = first + dt.timedelta(days=rng.randrange(400))
-                kind, path = "range", f"/api/admin/insights?from={first.isoformat()}&to={last.isoformat()}"
-            else:
-                chosen = ",".join(sorted(rng.sample(projects, rng.randint(1, min(5, len(projects))))))
-                kind, path = "projects", f"/api/admin/insights/lifecycle?projects={chosen}"
-            if path not in asked:
-                asked.add(path)
-                return kind, path
+    def path() -> tuple[str, str]:
+        last = first_day + dt.timedelta(days=rng.randrange((last_day - first_day).days + 1))
+        first = last - dt.timedelta(days=rng.randrange(6, 730))
+        return "range", f"/api/admin/insights?from={first.isoformat()}&to={last.isoformat()}"
+    return path
+
+
+def serve_ranges(data_dir: str, seconds: float, clients: int) -> dict:
+    """Random ranges (``random_ranges``) served by ``insights web`` to ``clients`` clients in a closed
+    loop for ``seconds`` (milliseconds), and the server's peak RSS."""
+    import httpx
 
     with web_server(data_dir) as (base, headers, server):
-        import httpx
+        httpx.get(base + "/api/admin/insights", headers=headers, timeout=300)  # the state is loaded
+        deadline = time.perf_counter() + seconds
+        seen = asyncio.run(load(base, headers, clients, random_ranges(data_dir), lambda: time.perf_counter() > deadline))
+        server_peak_mib = peak_rss_mib(server)
+    return {**percentiles(seen.get("range", [])), "errors": len(seen["errors"]),
+            "error_statuses": sorted(set(seen["errors"])), "clients": clients, "server_peak_rss_mib": round(server_peak_mib, 1)}
 
+
+async def open_load(base: str, headers: dict[str, str], rate: float, paths: Callable[[], tuple[str, str]],
+                    until: Callable[[], bool]) -> dict[str, list[float]]:
+    """Requests started ``rate`` a second whatever the answers do (a team using the page), each read to
+    its last byte, until ``until()``: seconds per request, and errors (a status other than 200)."""
+    import httpx
+
+    seen: dict[str, list[float]] = {"range": [], "errors": []}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120,
+                                 limits=httpx.Limits(max_connections=1000)) as web:
+        async def one(path: str) -> None:
+            began = time.perf_counter()
+            async with web.stream("GET", path) as answer:
+                async for _ in answer.aiter_raw():
+                    pass
+            seen["range"].append(time.perf_counter() - began)
+            if answer.status_code != 200:
+                seen["errors"].append(answer.status_code)
+
+        started, asked = time.perf_counter(), []
+        while not until():
+            asked.append(asyncio.create_task(one(paths()[1])))
+            await asyncio.sleep(max(0.0, started + len(asked) / rate - time.perf_counter()))
+        await asyncio.gather(*asked)
+    return seen
+
+
+def serve_beside_backfill(data_dir: str, rate: float) -> dict:
+    """A full backfill (the ``backfill`` step, in its own process) while ``insights web`` answers
+    random ranges started ``rate`` a second: the backfill's seconds, the requests' milliseconds, and
+    the server's peak RSS."""
+    import subprocess
+
+    import httpx
+
+    with web_server(data_dir) as (base, headers, server):
         httpx.get(base + "/api/admin/insights", headers=headers, timeout=300)  # the state is loaded
         backfill_run = subprocess.Popen([sys.executable, "-m", "bench.steps", "backfill", json.dumps(
-            {"data_dir": data_dir})], stdout=subprocess.PIPE, text=True) if beside_backfill else None
-        deadline = time.perf_counter() + seconds
-        seen = asyncio.run(load(base, headers, clients, paths, lambda: time.perf_counter() > deadline and (
-            backfill_run is None or backfill_run.poll() is not None)))
-        backfilled = json.loads(backfill_run.communicate()[0].splitlines()[-1]) if backfill_run else None
+            {"data_dir": data_dir})], stdout=subprocess.PIPE, text=True)
+        seen = asyncio.run(open_load(base, headers, rate, random_ranges(data_dir, 20261208),
+                                     lambda: backfill_run.poll() is not None))
+        backfilled = json.loads(backfill_run.communicate()[0].splitlines()[-1])
         server_peak_mib = peak_rss_mib(server)
-    answers = seen["range"] + seen["projects"]
-    return {**percentiles(answers), "range": percentiles(seen["range"]), "projects": percentiles(seen["projects"]),
-            "errors": len(seen["errors"]), "error_statuses": sorted(set(seen["errors"])), "clients": clients,
-            "projects_known": len(projects), "backfill_seconds": backfilled["seconds"] if backfilled else None,
-            "server_peak_rss_mib": round(server_peak_mib, 1)}
+    return {**percentiles(seen["range"]), "errors": len(seen["errors"]), "error_statuses": sorted(set(seen["errors"])),
+            "rate": rate, "backfill_seconds": backfilled["seconds"], "server_peak_rss_mib": round(server_peak_mib, 1)}
+
+
+def sample_year(data_dir: str) -> dict:
+    """A year of the sample (2024), landed and built as a daily run leaves it, for the small figures:
+    its library backfill is timed by the ``backfill`` step, ``insights backfill`` by ``cli_backfill``."""
+    from pipeline.sources.sample import SampleSource
+
+    data = Path(data_dir)
+    job.land(data, SampleSource(SAMPLE_YEAR_END))
+    job.build(data, job.plan_run(data, SAMPLE_YEAR_END))
+    return {"partitions": len(job.plan_backfill(data, job.first_day(data), SAMPLE_YEAR_END))}
+
+
+SAMPLE_YEAR_END = dt.date(2024, 12, 31)
+"""The sample instance starts on 2024-01-01: its year is 2024."""
 
 
 def prefect_startup() -> dict:
@@ -410,8 +540,9 @@ def prefect_startup() -> dict:
     return {}
 
 
-STEPS = {f.__name__: f for f in (generate, backfill, history, cli_backfill, floor, daily, export, sizes, dashboard_file, serve,
-                                  serve_any, extract, prefect_startup, api_daily)}
+STEPS = {f.__name__: f for f in (generate, backfill, history, cli_backfill, floor, floor_publish, daily, export, sizes,
+                                  dashboard_file, serve, serve_ranges, serve_beside_backfill, sample_year, extract,
+                                  prefect_startup, api_daily)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

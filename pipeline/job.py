@@ -177,25 +177,6 @@ def _prepared_folder(lake: Lake) -> Path:
     return lake.data_dir / "state" / "prepared" / f"g{lake.generation:06d}-{code_version()}"
 
 
-def current_histories(data_dir: Path) -> Path | None:
-    """``prepare``'s folder where it is current for the lake and the code, else None."""
-    folder = _prepared_folder(Lake(data_dir))
-    return folder if histories.is_prepared(folder) else None
-
-
-def computed_rows(data_dir: Path, partitions: list[Partition], histories: Path | None = None) -> dict[str, pa.Table]:
-    """Each dataset's rows for partitions no commit holds as a reader needs them (a week as of a day
-    before its Sunday), computed from the lake for that reader alone: nothing is written.
-    ``histories``: a folder ``trends.histories.prepare`` wrote for the lake as it is (``current_histories``,
-    or a reader's own); without it they are computed here."""
-    lake = Lake(data_dir)
-    try:
-        computed, _ = _compute(lake, partitions, str(histories) if histories else None)
-    except duckdb.IOException:  # a build replaced the folder meanwhile
-        computed, _ = _compute(lake, partitions)
-    return {name: pa.concat_tables(parts.values()) for name, parts in computed.items()}
-
-
 @dataclass
 class Built:
     """What a build wrote: rows per trend of each partition, and offending rows per check (0: passed)."""
@@ -308,15 +289,16 @@ def export(data_dir: Path, first: dt.date, last: dt.date) -> dict:
     """The insights document for ``first``..``last`` (both included), validated.
 
     Partitions of the range the warehouse lacks (or holds stale), from the lake's first day to the
-    day of its latest extraction (a later day has no data yet), are built and committed first; then the document is read as ``committed_document`` reads it. A week the
-    warehouse holds as of a later day than ``last`` is left as it is.
+    day of its latest extraction (a later day has no data yet), are built and committed first, weeks
+    as of their Sunday or the warehouse's last day; then the document is read as
+    ``committed_document`` reads it.
     """
     calendar.check_range(first, last)
     lake, warehouse, code = require_landed(data_dir), Warehouse(data_dir), code_version()
     start, end = first_day(data_dir), min(last, lake.extracted_through)
-    needed = partitions_between(max(first, start), end, end) if start and start <= end else []
-    later = [p for p in needed if (e := warehouse.built(p)) and e["snapshot_day"] > p.snapshot_day.isoformat()]
-    build(data_dir, [p for p in needed if p not in later and not warehouse.is_current(p, lake, code)])
+    as_of = max(end, warehouse.latest_week_snapshot() or end)  # a week past: its Sunday; the latest: its day
+    needed = partitions_between(max(first, start), end, as_of) if start and start <= end else []
+    build(data_dir, [p for p in needed if not warehouse.is_current(p, lake, code)])
     with commits.reading(data_dir) as state:
         return committed_document(data_dir, first, last,
                                   warehouse.committed(state.version) if state else Committed(0, {}))
@@ -328,33 +310,42 @@ def committed_now(data_dir: Path) -> Committed:
         return Warehouse(data_dir).committed(state.version) if state else Committed(0, {})
 
 
-def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed: Committed) -> dict:
-    """The insights document for ``first``..``last`` as one commit of the warehouse holds it; writes nothing.
+class NotBuilt(RuntimeError):
+    """A document needs a partition the committed warehouse does not hold as it needs it."""
 
-    Rows are only for the days the warehouse covers (``Committed.first_day`` to ``last_day``): the
-    daily rows of each covered day of the range, the weekly rows of each ISO week overlapping them,
-    each week seen at the end of its Sunday or of the last covered day. A partition the commit does
-    not hold as of that moment (a week it holds as of a later day, say) is computed from the lake
-    for this document alone. Validated against ``instanceInsightsSchema``.
+
+def committed_document(data_dir: Path, first: dt.date, last: dt.date, committed: Committed) -> dict:
+    """The insights document for ``first``..``last`` as one commit of the warehouse holds it: a slice
+    of its stored rows (``document_partitions``); reads nothing but the warehouse, writes nothing.
+    ``NotBuilt`` where the commit lacks a partition the range needs (a warehouse half built).
+    Validated against ``instanceInsightsSchema``.
     """
     calendar.check_range(first, last)
     needed = document_partitions(first, last, committed)
-    stored = [p for p in needed if committed.holds(p)]
-    computed, _ = _compute(Lake(data_dir), [p for p in needed if not committed.holds(p)])
+    if lacking := [p for p in needed if not committed.holds(p)]:
+        raise NotBuilt(not_built(lacking))
     con = duck.connect()
     try:
-        result = document.assemble(_rows(con, Warehouse(data_dir), stored, computed))
+        result = document.assemble(_rows(con, Warehouse(data_dir), needed))
     finally:
         con.close()
     document.validate(result)
     return result
 
 
+def not_built(lacking: list[Partition]) -> str:
+    """Why a range cannot be answered, in one line: the partitions the warehouse lacks, and what builds them."""
+    days = sorted(p.snapshot_day for p in lacking)
+    return (f"the warehouse does not hold {len(lacking)} partition(s) of the range as of their day "
+            f"({lacking[0].grain} {lacking[0].key} first): run `insights backfill --from {days[0]} --to {days[-1]}`")
+
+
 def document_partitions(first: dt.date, last: dt.date, committed: Committed) -> list[Partition]:
-    """The partitions a document for ``first``..``last`` reads, as ``committed_document`` says: each
-    covered day, and each week overlapping them seen at its Sunday or the last covered day."""
+    """The partitions a document for ``first``..``last`` reads (SPEC §3): each day the commit covers
+    in the range, and each ISO week overlapping them, whole as of its Sunday, or as of the
+    warehouse's last day for the week not over by then. Every one is a partition a build stores."""
     covered_first, covered_last = document_days(first, last, committed)
-    return partitions_between(covered_first, covered_last, covered_last) if covered_first else []
+    return partitions_between(covered_first, covered_last, committed.last_day) if covered_first else []
 
 
 def document_days(first: dt.date, last: dt.date, committed: Committed) -> tuple[dt.date | None, dt.date | None]:
@@ -397,13 +388,12 @@ def _compute(lake: Lake, partitions: list[Partition], prepared: str | None = Non
     return result, {name: computed[name] for name in trends.CHECK_INPUTS if name in computed}
 
 
-def _rows(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, stored: list[Partition],
-          computed: dict[str, dict[str, pa.Table]]) -> dict[str, duckdb.DuckDBPyRelation]:
-    """Each trend's rows for a document, unread: its stored partitions' files, then the rows
-    computed for this document alone (warehouse columns, in the warehouse's order)."""
+def _rows(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, stored: list[Partition]
+          ) -> dict[str, duckdb.DuckDBPyRelation]:
+    """Each trend's rows for a document, unread: its stored partitions' files (warehouse columns, in
+    the warehouse's order)."""
     relations = {}
     for name, trend in trends.TRENDS.items():
-        rows = con.from_arrow(pa.concat_tables([SCHEMAS[name].empty_table(), *computed.get(name, {}).values()]))
         held = warehouse.read(con, name, [p for p in stored if p.grain == trend.grain])
-        relations[name] = held.union(rows) if held is not None else rows
+        relations[name] = held if held is not None else con.from_arrow(SCHEMAS[name].empty_table())
     return relations

@@ -26,18 +26,28 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "full backfill, trends alone, peak RSS (MiB)", "flag_usage_daily on disk (MB)",
         "daily run, 1 year, the seven trends alone (s)", "the flag datasets add to the daily run (s)",
         "daily run peak RSS (MiB)", "daily run, the seven trends alone, peak RSS (MiB)", "flags table on disk (MB)",
-        *(f"served new ranges and project lists{beside}, {figure}" for beside in ("", ", beside a backfill")
-          for figure in ("median (ms)", "99th percentile (ms)", "errors")),
-        "full backfill beside the served clients (s)", "insights backfill, standing Prefect server (s)",
-        "insights backfill, temporary Prefect server (s)", "insights backfill peak RSS (MiB)",
+        "served random ranges, 16 clients, median (ms)", "served random ranges, 16 clients, 99th percentile (ms)",
+        "served random ranges, 16 clients, errors", "full backfill beside the served requests (s)",
+        "served random ranges, 20 a second beside a backfill, 99th percentile (ms)",
+        "served random ranges, 20 a second beside a backfill, errors",
+        "server peak RSS, random ranges and beside a backfill (MiB)", "full backfill against the scan floor (s)",
+        "insights backfill, standing Prefect server (s)", "insights backfill, no Prefect server configured (s)",
+        "insights backfill peak RSS (MiB)", "sample year: library backfill (s)",
+        *(f"sample year: insights backfill, {kind}{less} (s)" for kind in ("no Prefect server configured",
+                                                                           "standing Prefect server")
+          for less in ("", ", less the library's")),
+        "sample year: random ranges to 16 clients, 99th percentile (ms)", "sample year: random ranges to 16 clients, errors",
         "daily run from the Admin API, 300 flags: requests", "daily run from the Admin API: MB read",
         "daily run from the Admin API: landing (s)", "daily run from the Admin API (s)",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
-    for spread in (report["details"]["serve_any"], report["details"]["serve_any_beside_backfill"]):
-        assert spread["errors"] == 0 and spread["range"]["requests"] > 16 and spread["projects"]["requests"] > 16
-    assert report["details"]["serve_any_beside_backfill"]["backfill_seconds"] > 0
+    for spread in (report["details"]["serve_ranges"], report["details"]["serve_beside_backfill"],
+                   report["details"]["sample_year_serve_ranges"]):
+        assert spread["errors"] == 0 and spread["requests"] > 16 and spread["server_peak_rss_mib"] > 0
+    assert report["details"]["serve_beside_backfill"]["backfill_seconds"] > 0
+    assert report["details"]["sample_year"]["partitions"] == 366 + 53 + 12  # 2024's days, ISO weeks 2024-01..2025-01, months
+    assert {c["prefect"] for c in report["details"]["cli_backfill_none"]} == {"none configured"}
     assert figures["full backfill (s)"]["floor"] > 0 and figures["extraction (rows/s)"]["ratio"] > 0
     assert report["details"]["generate"]["rows"]["client_metrics"] > 28 * 24 * 900  # ~1,000 distinct rows an hour
     assert "| full backfill (s) |" in done.stdout
@@ -55,10 +65,10 @@ def test_a_step_that_fails_keeps_the_figures_measured_before_it(tmp_path, monkey
     def step(name: str, **_) -> dict:
         if name == "export":
             raise SystemExit("bench step export failed:\nboom")
-        return {"seconds": {"floor": 2.0, "backfill": 3.0}.get(name, 1.0), "peak_rss_mib": 100.0,
+        return {"seconds": {"floor_publish": 2.0, "backfill": 3.0}.get(name, 1.0), "peak_rss_mib": 100.0,
                 "rows": {"client_metrics": 1}, "bytes": {"flag_usage_daily": 1_000_000}, "cli_seconds": 4.0,
-                "step_seconds": {"land": 1.0, "build": 1.0, "document": 1.0},
-                "cli_peak_rss_mib": 100.0}
+                "step_seconds": {"land": 1.0, "build": 1.0, "document": 1.0}, "median_ms": 1.0, "p99_ms": 2.0,
+                "errors": 0, "cli_peak_rss_mib": 100.0}
 
     monkeypatch.setattr(bench, "step", step)
     monkeypatch.setattr(bench, "standing_prefect", lambda home: contextlib.nullcontext("http://127.0.0.1:9/api"))

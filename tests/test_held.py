@@ -1,9 +1,9 @@
 """The committed state held in memory answers a range with the bytes `insights export` computes.
 
 The held document is slices of rows rendered once; the document it must equal is
-``job.committed_document``, which reads the partition files. A range ending mid-week before the
-warehouse's last day needs that week as of its last day, which no partition holds: the held state
-names it (``missing``), and the week's rows computed from the lake are handed in.
+``job.committed_document``, which reads the partition files. Any range is a slice (SPEC §3): a
+past week is shown whole, as of its Sunday, and only the week not over by the warehouse's last
+day as of that day.
 """
 
 import dataclasses
@@ -14,7 +14,7 @@ import random
 import orjson
 import pytest
 
-from pipeline import duck, job
+from pipeline import job
 from pipeline.server import held
 from pipeline.trends import TRENDS
 from pipeline.warehouse import Committed
@@ -51,27 +51,39 @@ def ends_mid_week_before_the_last_day(first: dt.date, last: dt.date) -> bool:
 
 @pytest.mark.parametrize(("first", "last"), ranges(), ids=str)
 def test_a_range_from_the_held_state_is_the_committed_document_byte_for_byte(sample_warehouse, state, first, last):
-    missing = state.missing(first, last)
-    computed = {}
-    if ends_mid_week_before_the_last_day(first, last):
-        end = min(last, LAST)
-        assert [(p.grain, p.snapshot_day) for p in missing] == [("week", end)] and state.document(first, last) is None
-        tables = job.computed_rows(sample_warehouse, missing)
-        con = duck.connect()
-        computed = {missing[0].key: {t.name: held.rows_of(con, t, tables[t.name]) for t in TRENDS.values()
-                                     if t.grain == "week"}}
-        con.close()
-    else:
-        assert missing == []
-    body = state.document(first, last, computed)
+    body = state.document(first, last)
     expected = orjson.dumps(job.committed_document(sample_warehouse, first, last, state.committed))
     assert body.text() == expected
     assert gzip.decompress(body.gzipped()) == expected
 
 
-def test_the_ranges_include_both_kinds():
+def test_the_ranges_include_ends_mid_week_before_the_last_day():
     mid_week = [r for r in ranges() if ends_mid_week_before_the_last_day(*r)]
     assert 5 < len(mid_week) < len(ranges()) - 5
+
+
+WEEKLY = [t.array for t in TRENDS.values() if t.grain == "week"]
+
+
+def test_a_range_ending_mid_week_in_a_past_week_holds_that_weeks_sunday_rows(sample_warehouse, state):
+    wednesday, sunday = dt.date(2025, 6, 4), dt.date(2025, 6, 8)  # week 2025-23
+    mid_week = orjson.loads(state.document(dt.date(2025, 5, 1), wednesday).text())
+    whole = orjson.loads(state.document(dt.date(2025, 5, 1), sunday).text())
+    exported = job.export(sample_warehouse, dt.date(2025, 5, 1), wednesday)
+    assert orjson.dumps(exported) == orjson.dumps(mid_week)  # export and the server alike
+    for array in WEEKLY:
+        rows = [r for r in mid_week[array] if r["week"] == "2025-23"]
+        assert rows == [r for r in whole[array] if r["week"] == "2025-23"], array
+        assert {r["date"] for r in rows} <= {"2025-06-08T23:59:59.999Z"}
+    assert [r["date"] for r in mid_week["projectFlagTrends"] if r["week"] == "2025-23"][:1] == ["2025-06-08T23:59:59.999Z"]
+    assert mid_week["flagTrends"][-1]["date"] == "2025-06-04T23:59:59.999Z"  # days stop at the range's end
+
+
+def test_the_week_not_over_by_the_warehouses_last_day_is_shown_as_of_that_day(state):
+    # the sample warehouse ends on Saturday 2026-01-31, in week 2026-05
+    doc = orjson.loads(state.document(dt.date(2026, 1, 20), dt.date(2026, 2, 28)).text())
+    dates = {r["date"] for r in doc["projectFlagTrends"] if r["week"] == "2026-05"}
+    assert dates == {"2026-01-31T23:59:59.999Z"}
 
 
 def test_a_large_weeks_rows_are_deflated_once_and_joined_into_any_gzipped_answer(sample_warehouse, monkeypatch):
@@ -85,8 +97,9 @@ def test_a_large_weeks_rows_are_deflated_once_and_joined_into_any_gzipped_answer
         assert body.text() == orjson.dumps(job.committed_document(sample_warehouse, first, last, state.committed))
 
 
-def test_a_range_whose_partitions_no_commit_holds_is_left_to_the_caller(state):
+def test_a_range_whose_partitions_no_commit_holds_is_refused_saying_what_builds_them(state):
     records = {key: record for key, record in state.committed.records.items() if key != ("day", "2025-06-04")}
     missing_day = dataclasses.replace(state, committed=Committed(state.version, records))
-    assert missing_day.document(dt.date(2025, 6, 1), dt.date(2025, 6, 15)) is None
-    assert missing_day.document(dt.date(2025, 6, 5), dt.date(2025, 6, 15)) is not None
+    with pytest.raises(job.NotBuilt, match=r"does not hold 1 partition.*insights backfill --from 2025-06-04 --to 2025-06-04"):
+        missing_day.document(dt.date(2025, 6, 1), dt.date(2025, 6, 15))
+    assert missing_day.document(dt.date(2025, 6, 5), dt.date(2025, 6, 15)).text()

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from pipeline import files, job
-from pipeline.server.app import Reader, create_app
+from pipeline.server import app as server
+from pipeline.server.app import create_app
 from pipeline.server.tokens import Tokens
 from tests.instance import Instance
 from tests.web import serving
@@ -34,10 +35,17 @@ def flag_count(document: dict) -> int:
     return counts.pop()
 
 
+class Forgetful(dict):
+    """A cache that keeps nothing."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
 def test_every_answer_is_one_committed_state_while_builds_commit(tmp_path, monkeypatch):
     move = files._move
     monkeypatch.setattr(files, "_move", lambda staged, target: time.sleep(0.003) or move(staged, target))
-    monkeypatch.setattr(Reader, "_kept", lambda self, kept, key: None)
+    monkeypatch.setattr(server, "LRUCache", lambda maxsize: Forgetful())  # every answer made anew from the state held
     u = Instance()
     u.project("p")
     u.flag("f0", "p", "2025-01-03T10:00")

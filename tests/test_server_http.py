@@ -259,49 +259,6 @@ def test_at_the_connection_limit_a_new_client_gets_503_and_the_log_says_so_once(
     assert len(said) == 1 and "Traceback" not in err and "Exceeded concurrency limit" not in err, err
 
 
-def test_past_the_waiting_limit_an_answer_is_503_with_retry_after_at_once(sample_warehouse, monkeypatch):
-    import threading
-
-    from pipeline import job
-    from pipeline.server import app as server
-    from pipeline.server.held import Held
-
-    monkeypatch.setattr(server, "COMPUTING_AT_ONCE", 1)
-    monkeypatch.setattr(server, "WAITING_AT_MOST", 1)
-    release, started = threading.Event(), threading.Event()
-    computed = job.committed_document
-
-    def slow(*arguments):
-        started.set()
-        release.wait(30)
-        return computed(*arguments)
-
-    monkeypatch.setattr(job, "committed_document", slow)
-    monkeypatch.setattr(Held, "document", lambda *a: None)  # ranges the held state cannot answer: computed
-    web = client(sample_warehouse)
-    answers = {}
-
-    def ask(name: str, day: str) -> None:
-        answers[name] = web.get(f"/api/admin/insights?from=2026-01-01&to={day}", headers=AUTHORIZED)
-
-    computing = threading.Thread(target=ask, args=("computing", "2026-01-10"))
-    computing.start()
-    assert started.wait(30)
-    waiting = threading.Thread(target=ask, args=("waiting", "2026-01-11"))
-    waiting.start()
-    time.sleep(0.5)  # the second waits for the one worker
-    began = time.monotonic()
-    ask("refused", "2026-01-12")
-    assert time.monotonic() - began < 1
-    release.set()
-    computing.join(30)
-    waiting.join(30)
-    assert (answers["computing"].status_code, answers["waiting"].status_code) == (200, 200)
-    refused = answers["refused"]
-    assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
-    assert refused.json()["name"] == "ServiceUnavailable"
-
-
 def test_the_lifecycle_route_reads_what_the_run_published_not_the_lake(sample_warehouse, monkeypatch):
     from pipeline import trends
     from pipeline.lake import Lake

@@ -2,22 +2,18 @@
 
 Every answer comes from one committed state (``pipeline.commits``). The newest is held in memory
 (``pipeline.server.held``): a document is slices of rows rendered once per commit, the same bytes
-``insights export`` writes, and the lifecycle figures of any projects a few vector operations over
-the ``flag_lifecycle`` table a run published. A range ending mid-week needs that week as of its
-last day, which no partition holds: it is computed from the lake once per week and day, kept, and
-spliced in. What else the held state cannot answer (a warehouse half built) is computed with the
-functions ``insights export`` uses. An answer is kept per (route,
-parameters, state), so a repeated request costs a lookup, and a gzipped body is made once. The
-ETag names the state: the warehouse's commit and the lake's generation (an answer computed for a
-range the warehouse does not hold reads the lake).
+``insights export`` writes (any range is a slice: SPEC §3), and the lifecycle figures of any
+projects a few vector operations over the ``flag_lifecycle`` table a run published. Nothing is
+computed from the lake: what the committed state does not hold (a warehouse half built, a lifecycle
+table no run published) is a 503 that says what to run. An answer is kept per (route, parameters,
+state), so a repeated request costs a lookup, and a gzipped body is made once. The ETag names the
+state: the warehouse's commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,17 +31,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipeline import calendar, commits, dashboard, document, duck, job, trends
-from pipeline.lake import STATE_FILE, Lake
-from pipeline.trends import histories
+from pipeline import calendar, commits, dashboard, document, job, trends
 from pipeline.server.body import Body, Piece
 from pipeline.server.flag_list import FORMATS, FlagQuery, rendered
 from pipeline.server.flag_list import as_of as flag_list_as_of
-from pipeline.server.held import Held, Rows, load_held, rows_of
+from pipeline.server.held import Held, load_held
 from pipeline.server.http import accepts_gzip, none_match, shown
 from pipeline.server.metrics import PipelineCollector, RequestMetrics
 from pipeline.server.tokens import Sessions, Tokens
-from pipeline.warehouse import Committed, Partition, Warehouse
+from pipeline.warehouse import Committed, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +56,6 @@ PAGE_HEADERS = {
 LONGEST_RANGE_DAYS = 3653
 """Ten years: a longer range is refused."""
 KEPT_ANSWERS = 64
-KEPT_WEEKS = 128
-"""Weeks seen at a day before their Sunday kept at once (a range ending mid-week; each is a week of
-every weekly trend's rows: a few hundred kilobytes for a large instance)."""
-COMPUTING_AT_ONCE = 2
-"""Answers computed at once (each a DuckDB query over the warehouse, using the machine's cores)."""
-WAITING_AT_MOST = 16
-"""Answers that may wait for a computation; past that a request is refused with 503 and ``Retry-After``."""
-RETRY_AFTER_SECONDS = 2
 GZIP_FROM_BYTES = 1024
 SIGN_IN_BYTES = 4096
 """The most a sign-in form may be: a token and a view are a few hundred bytes; past it, 413."""
@@ -78,10 +64,6 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="Unleash insights"'}
 
 class BadRequest(ValueError):
     """A request the server refuses as Unleash would: 400, in Unleash's error shape."""
-
-
-class Busy(RuntimeError):
-    """Too many answers waiting to be computed: 503 with ``Retry-After``, at once, rather than a long wait."""
 
 
 class NotReady(RuntimeError):
@@ -112,49 +94,41 @@ class Reader:
 
     The newest committed state is held in memory (``held.Held``), loaded once per commit on a thread
     of its own: requests meanwhile are answered from the state held before, and only the first
-    request of a new server waits for a load. A week seen mid-week (``week_as_of``), or an answer
-    the held state cannot give at all (``_computed``, under the commit lock), is computed in one of
-    ``COMPUTING_AT_ONCE`` slots.
+    request of a new server waits for a load.
     """
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.warehouse = Warehouse(self.data_dir)
         self._committed: Committed | None = None
-        self._lake: tuple[tuple, int] | None = None
         self._answers: LRUCache[tuple, Answer] = LRUCache(KEPT_ANSWERS)
-        self._weeks: LRUCache[tuple, dict[str, Rows]] = LRUCache(KEPT_WEEKS)
-        self._prepared: tuple[int, tempfile.TemporaryDirectory] | None = None
-        self._preparing = threading.Lock()
-        self._computing: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._workers = threading.BoundedSemaphore(COMPUTING_AT_ONCE)
-        self._waiting = 0
         self._held: Held | None = None
         self._loading = threading.Lock()
         self._loader: threading.Thread | None = None
         self._unloadable: int | None = None
 
-    def answer(self, route: str, parameters: tuple, from_held: Callable[[Held], tuple[Body | None, dict[str, str]]],
-               compute: Callable[[Committed], tuple[dict, dict[str, str]]], if_none_match: str | None = None
-               ) -> tuple[str, Answer | None]:
+    def answer(self, route: str, parameters: tuple, from_held: Callable[[Held], tuple[Body, dict[str, str]]],
+               if_none_match: str | None = None) -> tuple[str, Answer | None]:
         """The ETag of the held state, and the answer for a route's parameters (None when
         ``if_none_match`` names that state already): ``from_held`` gives its JSON body from the held
-        state, or None where that state cannot; then ``compute`` gives it from the committed state,
-        holding the commit lock only while it computes."""
+        state, or raises ``NotReady`` where that state cannot."""
         held = self.held()
         etag = self._etag_of(held.version)
         if none_match(if_none_match, etag):
             return etag, None
-        answer = self._kept(self._answers, (route, parameters, etag))
-        if answer is not None:
-            return etag, answer
-        body, headers = from_held(held)
-        if body is not None:
+        key = (route, parameters, etag)
+        with self._guard:
+            answer = self._answers.get(key)
+        if answer is None:
+            try:
+                body, headers = from_held(held)
+            except job.NotBuilt as error:
+                raise NotReady(str(error)) from None
             answer = Answer(body, etag, headers)
-            self._keep(self._answers, (route, parameters, etag), answer)
-            return etag, answer
-        return self._computed(route, parameters, compute, etag)
+            with self._guard:
+                self._answers[key] = answer
+        return etag, answer
 
     def held(self) -> Held:
         """The newest state loaded; a newer commit starts loading in the background. ``NotReady`` where
@@ -208,68 +182,6 @@ class Reader:
                 log.error("commit %s of the warehouse could not be loaded (%s: %s): the state held before answers",
                           self._unloadable, type(error).__name__, error)
 
-    def week_as_of(self, held: Held, week: Partition) -> dict[str, Rows]:
-        """A week's rows as of a day before its committed snapshot day (a range ending mid-week),
-        computed from the lake once per (state, lake generation, week and day) in one of the
-        computation slots, and kept (``KEPT_WEEKS``): by weekly trend."""
-        key = ("week", held.version, self._lake_generation(), week)
-        rows = self._kept(self._weeks, key)
-        if rows is None:
-            with self._once(key):
-                rows = self._kept(self._weeks, key)
-                if rows is None:
-                    tables = job.computed_rows(self.data_dir, [week], self._histories())
-                    con = duck.connect()
-                    try:
-                        rows = {t.name: rows_of(con, t, tables[t.name]) for t in trends.TRENDS.values()
-                                if t.grain == "week"}
-                    finally:
-                        con.close()
-                    self._keep(self._weeks, key, rows)
-        return rows
-
-    def _histories(self) -> Path:
-        """The lake's shared histories (``trends.histories``) for its generation now: the build's folder
-        where it is current, else a folder of the server's own outside the data directory, computed
-        once per landing, so that each week computed replays nothing."""
-        built = job.current_histories(self.data_dir)
-        if built is not None:
-            return built
-        generation = self._lake_generation()
-        with self._preparing:
-            if self._prepared is None or self._prepared[0] != generation:
-                folder = tempfile.TemporaryDirectory(prefix="insights-web-histories-")
-                histories.prepare(Lake(self.data_dir), Path(folder.name))
-                self._prepared = (generation, folder)  # the folder before is removed as it is dropped
-            return Path(self._prepared[1].name)
-
-    def _computed(self, route: str, parameters: tuple, compute: Callable[[Committed], tuple[dict, dict[str, str]]],
-                  etag: str) -> tuple[str, Answer]:
-        """An answer computed from the committed state now, under the commit lock; one computation
-        per (route, parameters) however many ask at once, in one of the computation slots."""
-        with self._once((route, parameters, etag)), self.reading() as state:
-            etag = self._etag_of(state.version)  # a commit may have come meanwhile: answer from the state now
-            key = (route, parameters, etag)
-            answer = self._kept(self._answers, key)
-            if answer is None:
-                content, headers = compute(self.committed_at(state.version))
-                answer = Answer(Body([Piece(orjson.dumps(content))]), etag, headers)
-                self._keep(self._answers, key, answer)
-        return etag, answer
-
-    @contextmanager
-    def _once(self, key: tuple) -> Iterator[None]:
-        """One computation for ``key`` at a time, however many ask at once, in one of the slots
-        (``_worker``): those asking meanwhile wait, then find it kept."""
-        with self._guard:
-            computing = self._computing.setdefault(key, threading.Lock())
-        try:
-            with computing, self._worker():
-                yield
-        finally:
-            with self._guard:
-                self._computing.pop(key, None)
-
     @contextmanager
     def reading(self) -> Iterator[commits.CommitState]:
         """The commit lock held shared, with the committed state; ``NotReady`` where there is none to read."""
@@ -281,25 +193,9 @@ class Reader:
         except commits.WarehouseUnreadable as error:
             raise NotReady(str(error)) from None
 
-    def _etag_of(self, version: int) -> str:
-        return f'W/"{version}.{self._lake_generation()}"'
-
-    @contextmanager
-    def _worker(self) -> Iterator[None]:
-        """One of the ``COMPUTING_AT_ONCE`` computation slots; ``Busy`` at once past ``WAITING_AT_MOST`` waiting."""
-        with self._guard:
-            if self._waiting >= WAITING_AT_MOST:
-                raise Busy(f"{WAITING_AT_MOST} answers are waiting to be computed: ask again in {RETRY_AFTER_SECONDS} s")
-            self._waiting += 1
-        try:
-            self._workers.acquire()
-        finally:
-            with self._guard:
-                self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._workers.release()
+    @staticmethod
+    def _etag_of(version: int) -> str:
+        return f'W/"{version}"'
 
     def committed(self) -> Committed | None:
         """The committed state now, or None where nothing is committed (or the warehouse is torn)."""
@@ -315,25 +211,6 @@ class Reader:
         if current is None or current.version != version:
             current = self._committed = self.warehouse.committed(version)
         return current
-
-    def _lake_generation(self) -> int:
-        """The lake's committed generation, read again only when its state file was replaced."""
-        try:
-            facts = os.stat(self.data_dir / "lake" / STATE_FILE)
-        except FileNotFoundError:
-            return 0
-        stamp = (facts.st_ino, facts.st_mtime_ns, facts.st_size)
-        if self._lake is None or self._lake[0] != stamp:
-            self._lake = (stamp, Lake(self.data_dir).generation)
-        return self._lake[1]
-
-    def _kept(self, kept: LRUCache, key: tuple) -> object | None:
-        with self._guard:
-            return kept.get(key)
-
-    def _keep(self, kept: LRUCache, key: tuple, value: object) -> None:
-        with self._guard:
-            kept[key] = value
 
 
 def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = calendar.today,
@@ -357,18 +234,10 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
             covered = job.document_days(first, last, committed)
             return {"Insights-Covers": f"{covered[0].isoformat()}/{covered[1].isoformat()}" if covered[0] else "none"}
 
-        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
-            missing = held.missing(first, last)
-            if any(p.grain != "week" for p in missing) or len(missing) > 1:
-                return None, covers(held.committed)  # not a range ending mid-week: a warehouse half built
-            weeks = {p.key: reader.week_as_of(held, p) for p in missing}
-            return held.document(first, last, weeks), covers(held.committed)
+        def from_held(held: Held) -> tuple[Body, dict[str, str]]:
+            return held.document(first, last), covers(held.committed)
 
-        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
-            return job.committed_document(data_dir, first, last, committed), covers(committed)
-
-        return _respond(request, reader.answer("insights", (first, last), from_held, compute,
-                                               request.headers.get("if-none-match")))
+        return _respond(request, reader.answer("insights", (first, last), from_held, request.headers.get("if-none-match")))
 
     def lifecycle(request: Request) -> Response:
         projects = tuple(sorted({p.strip() for p in request.query_params.get("projects", "").split(",")} - {"", "*"}))
@@ -378,40 +247,31 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
                 raise NotReady("the warehouse holds no partition yet: run `insights run`")
             return {"Insights-As-Of": committed.last_day.isoformat()}
 
-        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
+        def from_held(held: Held) -> tuple[Body, dict[str, str]]:
             headers = as_of(held.committed)
             if held.lifecycle is None:
-                return None, headers
+                raise NotReady("no run has published the lifecycle figures as of the warehouse's last day: "
+                               "run `insights run`")
             figures = held.lifecycle.figures(projects)
             document.validate(figures, "lifecycleTrendsSchema")
             return Body([Piece(orjson.dumps(figures))]), headers
 
-        def compute(committed: Committed) -> tuple[dict, dict[str, str]]:
-            headers = as_of(committed)  # no published table as of the last day: from the lake (an old warehouse)
-            figures = trends.lifecycle_now(Lake(data_dir), committed.last_day, projects)
-            document.validate(figures, "lifecycleTrendsSchema")
-            return figures, headers
-
-        return _respond(request, reader.answer("lifecycle", projects, from_held, compute,
-                                               request.headers.get("if-none-match")))
+        return _respond(request, reader.answer("lifecycle", projects, from_held, request.headers.get("if-none-match")))
 
     def flag_list(request: Request) -> Response:
         query = FlagQuery(_listed(request, "project"), _listed(request, "reason", trends.CLEANUP_REASONS),
                           _yes_or_no(request, "candidates"))
         form = _format(request)
 
-        def from_held(held: Held) -> tuple[Body | None, dict[str, str]]:
+        def from_held(held: Held) -> tuple[Body, dict[str, str]]:
             if held.flags is None:
                 raise NotReady("no run has written the flags table yet: run `insights run`")
             day = flag_list_as_of(held.flags)
             return (Body([Piece(rendered(query.chosen(held.flags), form, day))]),
                     {"Insights-As-Of": day} if day else {})
 
-        def compute(_: Committed) -> tuple[dict, dict[str, str]]:
-            raise NotReady("no run has written the flags table yet: run `insights run`")
-
-        return _respond(request, reader.answer("flags", (query, form), from_held, compute,
-                                               request.headers.get("if-none-match")), FORMATS[form], "Accept-Encoding, Accept")
+        return _respond(request, reader.answer("flags", (query, form), from_held, request.headers.get("if-none-match")),
+                        FORMATS[form], "Accept-Encoding, Accept")
 
     def health(_: Request) -> Response:
         return JSONResponse({"health": "GOOD"})
@@ -477,7 +337,6 @@ def create_app(data_dir: Path, tokens: Tokens, today: Callable[[], dt.date] = ca
     handlers = {
         BadRequest: lambda _, error: _error(400, "BadDataError", str(error)),
         TooLarge: lambda _, error: _error(413, "ContentTooLarge", str(error)),
-        Busy: lambda _, error: _error(503, "ServiceUnavailable", str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}),
         NotReady: lambda _, error: _error(503, "ServiceUnavailable", str(error)),
         404: lambda request, _: _error(404, "NotFoundError", "The path you were looking for is not available "
                                        "(the routes are in /openapi.yaml)."),

@@ -3,10 +3,9 @@
 Loading a state renders every row of every trend once as the JSON object the document holds (the
 same query ``insights export`` uses, then ``orjson``'s bytes), in the document's order, with the
 day or week each row is for. A document for a range whose days and weeks the state holds as the
-range needs them is then, per trend, the byte ranges of its days or weeks joined; the lifecycle
-figures of any projects are a few vector operations over the published ``flag_lifecycle`` table.
-A range ending mid-week (before the warehouse's last day) needs its last week as of that day,
-which no partition holds: the caller computes those rows (``Held.missing``) and hands them in.
+range needs them is then, per trend, the byte ranges of its days or weeks joined (SPEC §3: every
+weekly row a document holds is one a build stored); the lifecycle figures of any projects are a
+few vector operations over the published ``flag_lifecycle`` table.
 
 The files' bytes are read while the commit lock is held (a commit waits for that: tens of
 milliseconds for a year's small files) and parsed after it is released.
@@ -125,31 +124,19 @@ class Held:
     def version(self) -> int:
         return self.committed.version
 
-    def missing(self, first: dt.date, last: dt.date) -> list[Partition]:
-        """The partitions a document for ``first``..``last`` needs that the state does not hold as it
-        needs them: none, usually; a week seen at its last day for a range ending mid-week before
-        the warehouse's last day; any partition no commit built."""
-        return [p for p in job.document_partitions(first, last, self.committed) if not self.committed.holds(p)]
-
-    def document(self, first: dt.date, last: dt.date, computed: dict[str, dict[str, Rows]] | None = None
-                 ) -> Body | None:
+    def document(self, first: dt.date, last: dt.date) -> Body:
         """The insights document for ``first``..``last``: the JSON bytes ``orjson`` writes for
-        ``job.committed_document``. ``computed``: the rows of weeks the state does not hold as the
-        range needs them (``missing``), by week and trend; None where a partition it needs is
-        neither held nor computed."""
-        computed = computed or {}
+        ``job.committed_document``, slices of the rows held. ``job.NotBuilt`` where the state lacks a
+        partition the range needs (a warehouse half built)."""
         keys: dict[str, list] = {"day": [], "week": []}
-        for partition in job.document_partitions(first, last, self.committed):
-            if not self.committed.holds(partition) and partition.key not in computed:
-                return None
+        needed = job.document_partitions(first, last, self.committed)
+        if lacking := [p for p in needed if not self.committed.holds(p)]:
+            raise job.NotBuilt(job.not_built(lacking))
+        for partition in needed:
             keys[partition.grain].append(partition.snapshot_day if partition.grain == "day" else partition.key)
         arrays = []
         for trend in trends.TRENDS.values():
-            if trend.grain == "day":
-                rows = self.rows[trend.name].pieces(keys["day"])
-            else:  # a week computed for the range in place of the one held
-                rows = _joined([(computed[key][trend.name] if key in computed else self.rows[trend.name]).pieces([key])
-                                for key in keys["week"]])
+            rows = self.rows[trend.name].pieces(keys[trend.grain])
             arrays.append([Piece(b'"' + trend.array.encode() + b'":['), *rows, Piece(b"]")])
         return Body([Piece(b"{"), *_joined(arrays), Piece(b"}")])
 
