@@ -140,15 +140,13 @@ class Steps:
 
     def land(self, data_dir: str, source: str | None, as_of: dt.date, seed: int) -> dict:
         retries, delays = source_retries()
-        for attempt in range(retries + 1):
+        for attempt, delay in enumerate(delays[:retries], start=2):
             try:
                 return land(data_dir, source, as_of, seed)
             except SourceUnavailable as error:
-                if attempt == retries:
-                    raise
-                log.warning("%s: try %d of %d in %g s", error, attempt + 2, retries + 1, delays[attempt])
-                time.sleep(delays[attempt])
-        raise AssertionError("unreachable")
+                log.warning("%s: try %d of %d in %g s", error, attempt, retries + 1, delay)
+                time.sleep(delay)
+        return land(data_dir, source, as_of, seed)
 
     plan = staticmethod(plan)
     prepare = staticmethod(prepare)

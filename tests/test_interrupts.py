@@ -37,19 +37,24 @@ def way_of(request) -> str:
     return way
 
 
-def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int, way: str = "in-process"
-              ) -> tuple[int, float, list[str], list[str]]:
-    """Start `insights run`, send ``number`` when stderr shows ``marker``; its exit code, the seconds it
-    took to end after the signal, stderr's lines before the signal and after it."""
+def started_until(tmp_path: Path, data_dir: Path, marker: str, way: str, **options) -> tuple[subprocess.Popen, list[str]]:
+    """`insights run` started the ``way`` given, once its stderr shows ``marker``: the process, and the
+    lines it printed until then."""
     process = subprocess.Popen([*RUN, "--data-dir", str(data_dir)], cwd=ROOT, env=environment(tmp_path, way),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
     before: list[str] = []
     for line in process.stderr:
         before.append(line)
         if marker in line:
-            break
-    else:
-        pytest.fail(f"the run ended before {marker!r}: {''.join(before)}")
+            return process, before
+    pytest.fail(f"the run ended before {marker!r}: {''.join(before)}")
+
+
+def run_until(tmp_path: Path, data_dir: Path, marker: str, number: int, way: str = "in-process"
+              ) -> tuple[int, float, list[str], list[str]]:
+    """Start `insights run`, send ``number`` when stderr shows ``marker``; its exit code, the seconds it
+    took to end after the signal, stderr's lines before the signal and after it."""
+    process, before = started_until(tmp_path, data_dir, marker, way)
     process.send_signal(number)
     sent = time.monotonic()
     after: list[str] = []
@@ -113,16 +118,7 @@ def test_sigterm_ends_a_run_within_10_s_with_exit_143(tmp_path, way, request):
 def test_sigkill_to_the_commands_group_ends_its_worker_at_once(tmp_path, phase, way, request):
     """What a scheduler or `kill -9 -- -PGID` does: the supervisor dies without a word; nothing of the
     command outlives it by a second (a worker left to unwind Prefect took up to 6)."""
-    marker = WAYS[way_of(request)][phase]
-    process = subprocess.Popen([*RUN, "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=environment(tmp_path, way),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if marker in line:
-            break
-    else:
-        pytest.fail(f"the run ended before {marker!r}: {''.join(seen)}")
+    process, _ = started_until(tmp_path, tmp_path / "data", WAYS[way_of(request)][phase], way, start_new_session=True)
     assert _still_running(str(tmp_path / "prefect-home"))
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
