@@ -31,3 +31,17 @@ def test_a_backfills_progress_moves_within_a_run_of_months_and_adds_up_to_its_pa
     # 182 days, the 26 ISO weeks 2024-01..2024-26, and the usage of 6 months
     assert result["partitions"] == 182 + 26 + 6
     assert len(told) > 10 and {total for _, total in told} == {214} and sum(more for more, _ in told) == 214
+
+
+def test_in_this_process_an_unavailable_source_is_tried_again_as_the_settings_say(tmp_path, monkeypatch,
+                                                                                   connection_attempts):
+    import pytest
+
+    from pipeline.sources import SourceUnavailable
+
+    monkeypatch.setenv("INSIGHTS_SOURCE_RETRIES", "2")
+    monkeypatch.setenv("INSIGHTS_SOURCE_RETRY_DELAYS", "0")
+    with pytest.raises(SourceUnavailable, match="cannot connect"):
+        runs.Steps().land(str(tmp_path), "postgresql://insights@127.0.0.1:9/unleash", LAST, 1)
+    assert len(connection_attempts) == 3  # the first try and two more
+    assert not (tmp_path / "lake").exists()
