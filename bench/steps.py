@@ -222,15 +222,17 @@ def floor_publish(data_dir: str) -> dict:
     files = {entity: lake.files(entity) for entity in ("client_metrics", "events", "user_activity")}
     files.update({entity: [lake.latest_snapshot(entity)] for entity in ("features", "environments", "users",
                                                                           "feature_lifecycles")})
-    written = {}
+    written, seconds = {}, {}
     for name, (grain, query) in PUBLISHED.items():
         used = {k: v for k, v in files.items() if f"${k}" in query}
         parameters = {**used, **({"first": first, "last": END} if "$first" in query else {})}
+        began = time.perf_counter()
         con.execute(f"COPY ({query}) TO '{out / name}' (FORMAT parquet, PARTITION_BY ({grain}))", parameters)
+        seconds[name] = round(time.perf_counter() - began, 3)
         written[name] = sum(1 for _ in (out / name).rglob("*.parquet"))
     con.close()
     shutil.rmtree(out)
-    return {"files": written}
+    return {"files": written, "dataset_seconds": seconds}
 
 
 def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
