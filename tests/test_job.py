@@ -141,14 +141,15 @@ def test_a_daily_trends_day_folders_and_records_written_before_month_files_go_wh
     assert (tmp_path / "warehouse" / "user_trends" / "month=2025-01" / "part-0.parquet").exists()
 
 
-def test_export_builds_what_the_warehouse_lacks_and_leaves_later_weeks_alone(tmp_path):
+def test_export_of_a_range_ending_mid_week_shows_the_stored_week_as_of_its_sunday(tmp_path):
     u = day_instance()
     u.land(tmp_path)
     job.build(tmp_path, job.plan_run(tmp_path, dt.date(2025, 1, 19)))
     week = tmp_path / "warehouse" / "project_flag_trends" / "week=2025-03" / "part-0.parquet"
     before = week.read_bytes()
-    doc = job.export(tmp_path, dt.date(2025, 1, 13), dt.date(2025, 1, 15))
-    assert {r["date"] for r in doc["projectFlagTrends"]} == {"2025-01-15T23:59:59.999Z"}
+    doc = job.export(tmp_path, dt.date(2025, 1, 13), dt.date(2025, 1, 15))  # Monday to Wednesday of 2025-03
+    assert {r["date"] for r in doc["projectFlagTrends"]} == {"2025-01-19T23:59:59.999Z"}  # its Sunday (SPEC §3)
+    assert [r["date"][:10] for r in doc["flagTrends"]] == ["2025-01-13", "2025-01-14", "2025-01-15"]
     assert week.read_bytes() == before
 
 
@@ -211,8 +212,8 @@ def test_a_build_of_many_months_holds_a_run_of_them_at_a_time_and_writes_the_sam
     monkeypatch.setattr(job, "_compute", lambda lake, span, *rest: computed.append(span) or compute(lake, span, *rest))
     monkeypatch.setattr(job, "backfill_tasks", lambda data_dir, partitions: tasks(data_dir, partitions, most_rows=1))
     run(by_month, AS_OF)
-    # (the export that follows computes nothing: every partition it reads is stored)
-    assert [sorted({p.grain for p in span}) for span in computed] == [["day", "month", "week"]] * 3 + [["flags"], []]
+    # (the export that follows computes nothing: it reads stored partitions only)
+    assert [sorted({p.grain for p in span}) for span in computed] == [["day", "month", "week"]] * 3 + [["flags"]]
     assert [min(p.key for p in span if p.grain == "day") for span in computed[:3]] == [
         "2024-01-01", "2024-02-01", "2024-03-01"]
     warehouse = {name: digest for name, digest in output_bytes(whole).items() if not name.startswith("lake/")}
