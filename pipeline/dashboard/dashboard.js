@@ -443,7 +443,7 @@
   // A day chart asks for a tick every DAY_LABEL_PX ("Mar 01, 2025" is about 66 px), and Vega hides
   // a label that would still touch the one before.
   const LABEL_PX = 64, PARTIAL_PX = 88, DAY_LABEL_PX = 70, Y_AXIS_PX = 70;
-  function weekLabelsThinned(spec, width) {
+  function axisLabelsFitted(spec, width) {
     const layers = spec.layer || [spec];
     const x = layers[0].encoding && layers[0].encoding.x;
     if (!x || (x.field !== "week" && x.field !== "date")) return spec;
@@ -597,7 +597,7 @@
       if (!values.length) continue;  // nothing to draw: the words above say so
       const width = chart.clientWidth;
       const sized = spec.encoding && spec.encoding.column ? { ...spec, width: Math.max(50, Math.min(spec.width, Math.floor((width - 90) / 3) - 20)) }
-        : weekLabelsThinned(spec, width);
+        : axisLabelsFitted(spec, width);
       const result = await vegaEmbed(chart, { $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: "container", height: 220,
         autosize: { type: "fit-x", contains: "padding" }, config: vegaConfig(width), ...sized }, { renderer: "svg", actions: false });
       views.push(result.view);
