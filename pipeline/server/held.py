@@ -14,6 +14,7 @@ milliseconds for a year's small files) and parsed after it is released.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,40 +32,53 @@ from pipeline.server.body import Body, Piece, deflated
 from pipeline.warehouse import SCHEMAS, Committed, Partition, Warehouse
 
 
-DEFLATED_FROM_BYTES = 16384
-"""A key's rows this long or longer are deflated once, when loaded (a large instance's week: hundreds
-of projects); shorter ones compress better together, as each answer is made."""
+DEFLATED_FROM_BYTES = 4096
+"""A trend whose keys' rows average this long or longer (a large instance's weeks: hundreds of
+projects) has each key's rows deflated once, when loaded; a trend of short keys (a day's totals)
+compresses better a run of days at a time, as each answer is made."""
 
 
 @dataclass(frozen=True)
 class Rows:
     """One trend's rows as JSON objects joined by commas, in the document's order, with the key
-    (a day or a week) of each and where each begins in ``text``;
-    the rows of each key with many, deflated too (``body.deflated``)."""
+    (a day or a week) of each and where each begins in ``text``; for a trend of long keys, each key's
+    rows deflated (``body.deflated``) and the CRC-32 of the text up to where they begin and end."""
 
     text: bytes
     starts: np.ndarray
     """Where each row begins, and one more: where a row after the last would (``len(text) + 1``)."""
     spans: dict[object, tuple[int, int]]
     """Each key's rows, as (first, past the last) row numbers: a key's rows are consecutive."""
-    deflated: dict[object, bytes]
+    deflated: dict[object, bytes] | None = None
+    checksums: dict[object, tuple[int, int]] | None = None
+    """Each key's CRC-32 of ``text`` up to its rows' start and up to their end (its last row's)."""
 
     def pieces(self, keys: list) -> list[Piece]:
         """The rows of ``keys`` (in the order given), with commas between: a key with no rows adds
-        none. Keys whose rows lie next to each other are one piece, unless deflated in advance."""
-        ranges: list[list] = []
+        none. Keys whose rows lie next to each other are one piece."""
+        runs: list[list] = []
         for key in keys:
             first, past = self.spans.get(key, (0, 0))
             if past <= first:
                 continue
-            deflated = self.deflated.get(key)
-            if ranges and ranges[-1][1] == first and ranges[-1][2] is None and deflated is None:
-                ranges[-1][1] = past
+            if runs and runs[-1][1] == first:
+                runs[-1][1] = past
+                runs[-1][2].append(key)
             else:
-                ranges.append([first, past, deflated])
+                runs.append([first, past, [key]])
         text = memoryview(self.text)
-        return _joined([[Piece(text[self.starts[first]:self.starts[past] - 1], deflated)]
-                        for first, past, deflated in ranges])
+        return _joined([[self._piece(text[self.starts[first]:self.starts[past] - 1], run)]
+                        for first, past, run in runs])
+
+    def _piece(self, text: memoryview, run: list) -> Piece:
+        if self.deflated is None:
+            return Piece(text)
+        deflated = [COMMA_DEFLATED] * (2 * len(run) - 1)
+        deflated[::2] = [self.deflated[key] for key in run]
+        return Piece(text, b"".join(deflated), (self.checksums[run[-1]][1], self.checksums[run[0]][0]))
+
+
+COMMA_DEFLATED = deflated(b",")
 
 
 def _joined(groups: list[list[Piece]]) -> list[Piece]:
@@ -102,9 +116,15 @@ def rows_of(con: duckdb.DuckDBPyConnection, trend: trends.Trend, table: pa.Table
     starts = np.zeros(len(rendered) + 1, np.int64)
     np.cumsum([len(row) + 1 for row in rendered], out=starts[1:])
     text = b",".join(rendered)
-    large = {key: deflated(text[starts[first]:starts[past] - 1]) for key, (first, past) in spans.items()
-             if starts[past] - starts[first] >= DEFLATED_FROM_BYTES}
-    return Rows(text, starts, spans, large)
+    if not spans or starts[-1] < DEFLATED_FROM_BYTES * len(spans):
+        return Rows(text, starts, spans)
+    streams, checksums, running, at, view = {}, {}, 0, 0, memoryview(text)
+    for key, (first, past) in sorted(spans.items(), key=lambda item: item[1]):
+        begin, end = starts[first], starts[past] - 1
+        before = running = zlib.crc32(view[at:begin], running)
+        running = zlib.crc32(view[begin:end], running)
+        streams[key], checksums[key], at = deflated(view[begin:end]), (before, running), end
+    return Rows(text, starts, spans, streams, checksums)
 
 
 @dataclass(frozen=True)
