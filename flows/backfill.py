@@ -81,7 +81,8 @@ def shared_prefect_api(needed: bool) -> Iterator[None]:
 @flow(name="insights-backfill", flow_run_name="insights-backfill-{first}-{last}",
       task_runner=ThreadPoolTaskRunner(max_workers=2))
 def insights_backfill(first: dt.date, last: dt.date, data_dir: str = "data", show_progress: bool = False,
-                      wait_seconds: float = 0) -> dict:
-    """Recompute every day and ISO week of ``first``..``last``; the same range gives the same bytes."""
+                      wait_seconds: float = 0, mirror: str | None = None) -> dict:
+    """Recompute every day and ISO week of ``first``..``last``; the same range gives the same bytes.
+    ``mirror``: an s3:// URL the commit is pushed to (default INSIGHTS_MIRROR)."""
     with progress_bar(show_progress) as progress:  # the command line's, where it asked for one
-        return runs.backfill(PrefectSteps(), first, last, data_dir, progress, wait_seconds)
+        return runs.backfill(PrefectSteps(), first, last, data_dir, progress, wait_seconds, mirror)

@@ -29,12 +29,14 @@ def _run_name() -> str:
 
 @flow(name="insights-run", flow_run_name=_run_name, log_prints=True)
 def insights_run(date: dt.date | None = None, source: str | None = None, data_dir: str = "data",
-                 seed: int = 1, wait_seconds: float = 0) -> dict:
+                 seed: int = 1, wait_seconds: float = 0, mirror: str | None = None) -> dict:
     """Land, build every partition up to ``date`` that is missing or stale, and write the month's document.
 
     ``date`` defaults to the day before the run's scheduled time (UTC); ``source`` to
     INSIGHTS_SOURCE, else the sample. The data directory is locked for the run; another run
-    waits up to ``wait_seconds`` for it.
+    waits up to ``wait_seconds`` for it. ``mirror``: an s3:// URL the directory is brought level
+    with first and its commit pushed to after (default INSIGHTS_MIRROR); its failure fails the
+    flow run, the run's work kept.
     """
     as_of = date or logical_date(flow_run.scheduled_start_time)
-    return runs.run(PrefectSteps(), as_of, source, data_dir, seed, wait_seconds)
+    return runs.run(PrefectSteps(), as_of, source, data_dir, seed, wait_seconds, mirror)

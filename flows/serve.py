@@ -17,12 +17,13 @@ DAILY = "30 0 * * *"
 """Half past midnight UTC: each run builds the day that just ended."""
 
 
-def daily_deployment(cron: str = DAILY, data_dir: str = "data"):
-    """The ``insights-run/daily`` deployment: no source parameter (it comes from INSIGHTS_SOURCE)."""
+def daily_deployment(cron: str = DAILY, data_dir: str = "data", mirror: str | None = None):
+    """The ``insights-run/daily`` deployment: no source parameter (it comes from INSIGHTS_SOURCE); the
+    mirror's URL as a parameter where one is given (else the run reads INSIGHTS_MIRROR)."""
     return insights_run.to_deployment(
         name="daily",
         schedules=[Cron(cron, timezone="UTC")],
-        parameters={"data_dir": data_dir},
+        parameters={"data_dir": data_dir, **({"mirror": mirror} if mirror else {})},
         description="Land Unleash's raw data, build the insights warehouse, write the month's document.",
     )
 
@@ -55,12 +56,12 @@ def prefect_server_problem() -> str | None:
     return None
 
 
-def serve(cron: str = DAILY, data_dir: str = "data", digest: str | None = "week") -> None:
+def serve(cron: str = DAILY, data_dir: str = "data", digest: str | None = "week", mirror: str | None = None) -> None:
     """Register the daily deployment and the digest's (``digest``: its period; None: none), and run
     their scheduled flow runs until stopped."""
     from prefect import serve as serve_deployments
 
-    deployments = [daily_deployment(cron, data_dir)]
+    deployments = [daily_deployment(cron, data_dir, mirror)]
     if digest is not None:
         deployments.append(digest_deployment(digest, data_dir))
     serve_deployments(*deployments)

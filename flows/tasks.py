@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture, as_completed
 
-from pipeline import runs
+from pipeline import mirror, runs
 from pipeline.sources import SourceUnavailable
 
 ARTIFACT_KEY = "insights-backfill"
@@ -46,6 +46,8 @@ build_span = task(runs.build_span, name="build_span", task_run_name="build-{span
 commit_partitions = task(runs.commit, name="commit_partitions", task_run_name="commit", cache_policy=NONE)
 write_document = task(runs.write_document, name="write_document", task_run_name="document-{first}-{last}",
                       cache_policy=NONE)
+mirror_before = task(mirror.before, name="mirror_before", task_run_name="mirror-level", cache_policy=NONE)
+mirror_push = task(mirror.push, name="mirror_push", task_run_name="mirror-push", cache_policy=NONE)
 
 
 class PrefectSteps(runs.Steps):
@@ -60,6 +62,8 @@ class PrefectSteps(runs.Steps):
     build = staticmethod(build_partitions)
     commit = staticmethod(commit_partitions)
     write_document = staticmethod(write_document)
+    mirror_before = staticmethod(mirror_before)
+    mirror_push = staticmethod(mirror_push)
 
     @contextmanager
     def spans(self) -> Iterator[Callable[..., PrefectFuture]]:

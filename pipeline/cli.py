@@ -2,7 +2,8 @@
 
 Results go to stdout; progress and logs to stderr. A usage error (a bad date, ``--from`` after
 ``--to``, an unknown source) is one line on stderr and exit code 2; a failed run is one line and
-exit code 1; Ctrl-C or SIGTERM one line and exit 130 or 143 (``pipeline.interrupts``); ``--debug``,
+exit code 1; a run or backfill whose work is committed but whose mirror failed one line and exit
+code 3; Ctrl-C or SIGTERM one line and exit 130 or 143 (``pipeline.interrupts``); ``--debug``,
 before or after the command, adds the traceback.
 """
 
@@ -76,6 +77,29 @@ data_dir_option = click.option(
 )
 
 
+class MirrorURL(click.ParamType):
+    """An ``s3://bucket/prefix`` URL."""
+
+    name = "s3://BUCKET/PREFIX"
+
+    def convert(self, value, param, ctx) -> str:
+        from pipeline.mirror.store import MirrorError, parse_url
+
+        try:
+            parse_url(value)
+        except MirrorError as error:
+            self.fail(str(error), param, ctx)
+        return value
+
+
+mirror_option = click.option(
+    "--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR",
+    help="Mirror the data directory to S3 or an S3-compatible store (env INSIGHTS_MIRROR): an empty directory "
+    "is restored from it first, each commit pushed after; credentials from the AWS chain, an endpoint in "
+    "AWS_ENDPOINT_URL. A failed push is one line and exit code 3, the local commit kept. [default: none]",
+)
+
+
 wait_option = click.option(
     "--wait", "wait_seconds", type=click.FloatRange(0), default=0, show_default=True,
     help="Seconds to wait for another run holding the data directory before giving up.",
@@ -89,7 +113,8 @@ def _logging(debug: bool) -> None:
         handlers=[_StderrHandler()],
         force=True,
     )
-    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in ("httpx", "botocore", "boto3"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _debug_later(ctx: click.Context, _param, debug: bool) -> None:
@@ -172,8 +197,10 @@ def _prefect_terminal(ctx: click.Context, failures: bool = True) -> None:
 @click.option("--date", "date", type=PAST_DAY, help="The logical date (UTC) to build up to. [default: today]")
 @click.option("--seed", type=int, default=1, show_default=True, help="The sample instance's seed.")
 @wait_option
+@mirror_option
 @click.pass_context
-def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float) -> None:
+def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, seed: int, wait_seconds: float,
+        mirror_to: str | None) -> None:
     """Land raw data, build every missing or stale partition, write the month's document and page.
 
     With a Prefect API configured (PREFECT_API_URL, or the active Prefect profile), runs the
@@ -193,17 +220,30 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
         source, password = without_password(source)
         if password:
             os.environ["PGPASSWORD"] = password
-    if _in_process("insights run"):
-        from pipeline import runs
+    with _shown(lambda result: click.echo(f"{result['dashboard']}\n{result['document']}")) as show:
+        if _in_process("insights run"):
+            from pipeline import runs
 
-        result = runs.run(runs.Steps(), as_of, source, str(data_dir), seed, wait_seconds)
-    else:
-        from flows.run import insights_run
+            show(runs.run(runs.Steps(), as_of, source, str(data_dir), seed, wait_seconds, mirror_to))
+        else:
+            from flows.run import insights_run
 
-        _prefect_terminal(ctx, failures=False)
-        result = insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds)
-    click.echo(result["dashboard"])
-    click.echo(result["document"])
+            _prefect_terminal(ctx, failures=False)
+            show(insights_run(date=as_of, source=source, data_dir=str(data_dir), seed=seed, wait_seconds=wait_seconds,
+                              mirror=mirror_to))
+
+
+@contextmanager
+def _shown(show: Callable[[dict], None]) -> Iterator[Callable[[dict], None]]:
+    """``show`` for a run's result, also where its mirror failed after the work was done (then the
+    failure goes on, for its one line and exit code)."""
+    from pipeline.runs import MirrorFailed
+
+    try:
+        yield show
+    except MirrorFailed as failed:
+        show(failed.result)
+        raise
 
 
 @cli.command(context_settings=CONTEXT)
@@ -261,9 +301,10 @@ def export(first: dt.date | None, last: dt.date | None, data_dir: Path, out: str
               help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (env INSIGHTS_DASK_ADDRESS); "
               "without it --task-runner dask starts a local cluster.")
 @wait_option
+@mirror_option
 @click.pass_context
 def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, concurrency: int, runner: str,
-             dask_address: str | None, wait_seconds: float) -> None:
+             dask_address: str | None, wait_seconds: float, mirror_to: str | None) -> None:
     """Recompute every partition of a date range from the lake (no source is read).
 
     The shared histories once, then one task per run of months (about a month of a large
@@ -275,25 +316,27 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
 
     calendar.check_range(first, last)
     require_free(data_dir, wait_seconds)
-    job.require_landed(data_dir)
+    if not mirror_to:  # with one, an empty directory is restored first
+        job.require_landed(data_dir)
     usable_data_dir(data_dir)
+    said = _shown(lambda result: click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}"))
     if _in_process("insights backfill", runner):
         from pipeline import runs
 
-        with progress_bar(True) as progress:
-            result = runs.backfill(runs.Steps(concurrency), first, last, str(data_dir), progress, wait_seconds)
-    else:
-        from flows.backfill import insights_backfill, shared_prefect_api, task_runner
+        with said as show, progress_bar(True) as progress:
+            show(runs.backfill(runs.Steps(concurrency), first, last, str(data_dir), progress, wait_seconds, mirror_to))
+        return
+    from flows.backfill import insights_backfill, shared_prefect_api, task_runner
 
-        _prefect_terminal(ctx, failures=False)
-        if runner == "dask" and not ctx.find_root().obj["debug"]:  # Dask's INFO lines, here and in its workers
-            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-            for name in ("distributed", "prefect.task_runner.dask"):  # the latter links a dashboard it did not start
-                logging.getLogger(name).setLevel(logging.WARNING)
-        flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
-        with shared_prefect_api(runner == "dask"):
-            result = flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds)
-    click.echo(f"{result['partitions']} partitions rebuilt; manifest {result['manifest']}")
+    _prefect_terminal(ctx, failures=False)
+    if runner == "dask" and not ctx.find_root().obj["debug"]:  # Dask's INFO lines, here and in its workers
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+        for name in ("distributed", "prefect.task_runner.dask"):  # the latter links a dashboard it did not start
+            logging.getLogger(name).setLevel(logging.WARNING)
+    flow = insights_backfill.with_options(task_runner=task_runner(runner, dask_address, concurrency))
+    with said as show, shared_prefect_api(runner == "dask"):
+        show(flow(first=first, last=last, data_dir=str(data_dir), show_progress=True, wait_seconds=wait_seconds,
+                  mirror=mirror_to))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -304,8 +347,9 @@ def backfill(ctx: click.Context, first: dt.date, last: dt.date, data_dir: Path, 
               help="How often the digest is sent (env INSIGHTS_DIGEST_PERIOD): Mondays, every day or the first of "
               "the month at 08:00 UTC; off registers none.")
 @data_dir_option
+@mirror_option
 @click.pass_context
-def serve(ctx: click.Context, cron: str, digest_period: str, data_dir: Path) -> None:
+def serve(ctx: click.Context, cron: str, digest_period: str, data_dir: Path, mirror_to: str | None) -> None:
     """Serve the deployments `insights-run/daily` and `insights-digest/weekly` until stopped.
 
     Needs a running Prefect server (`prefect server start`, then PREFECT_API_URL), which keeps the
@@ -319,7 +363,7 @@ def serve(ctx: click.Context, cron: str, digest_period: str, data_dir: Path) -> 
     if problem:
         raise CannotServe(problem)
     _prefect_terminal(ctx)
-    serve_schedules(cron, str(data_dir.absolute()), None if digest_period == "off" else digest_period)
+    serve_schedules(cron, str(data_dir.absolute()), None if digest_period == "off" else digest_period, mirror_to)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -377,7 +421,12 @@ def _reached(result: dict) -> None:
               help="Addresses of the TLS proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, "
               "comma-separated (env INSIGHTS_WEB_TRUSTED_PROXIES); behind one, the sign-in cookie is Secure. "
               "[default: none]")
-def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_proxies: str) -> None:
+@click.option("--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR",
+              help="Serve the state mirrored there (env INSIGHTS_MIRROR): an empty data directory is restored from "
+              "it first, and a newer state pulled every INSIGHTS_MIRROR_FOLLOW_SECONDS (default 300) while this "
+              "directory has no commits of its own. [default: none]")
+def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_proxies: str,
+        mirror_to: str | None) -> None:
     """Serve the insights over HTTP until stopped: Unleash's endpoint, health, readiness, metrics.
 
     Routes: GET /api/admin/insights?from=&to=, /api/admin/insights/lifecycle?projects=,
@@ -392,6 +441,10 @@ def web(data_dir: Path, host: str, port: int, max_connections: int, trusted_prox
     from pipeline.server.app import create_app
     from pipeline.server.tokens import Tokens
 
+    if mirror_to:
+        from pipeline.mirror.follow import follow
+
+        follow(usable_data_dir(data_dir), mirror_to)
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir} is not a directory: pass the data directory a run wrote",
                                  param_hint="--data-dir")
@@ -451,6 +504,8 @@ def main(argv: list[str] | None = None) -> None:
     """
     from pipeline.document import InvalidDocument
     from pipeline.job import NothingLanded
+    from pipeline.mirror import MirrorError
+    from pipeline.runs import MirrorFailed
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource
@@ -474,6 +529,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(error), 2, debug)
     except (DataDirBusy, NothingLanded, TokensMissing, CannotServe, CannotListen, NoDigest, Undelivered) as error:
         _fail(str(error), 1, debug)
+    except (MirrorFailed, MirrorError) as error:
+        _fail(str(error), 3, debug)
     except SourceError as error:
         _fail(str(error), 1, debug)
     except click.Abort:

@@ -60,8 +60,9 @@ def read_state(data_dir: Path) -> CommitState | None:
 
 
 @contextmanager
-def committing(data_dir: Path) -> Iterator[None]:
-    """Hold the commit lock exclusively while the block publishes; the state number moves on after it."""
+def committing(data_dir: Path, at_least: int = 0) -> Iterator[None]:
+    """Hold the commit lock exclusively while the block publishes; the state number moves on after
+    it, to ``at_least`` where that is further (a state restored from a mirror keeps its number)."""
     data_dir = Path(data_dir)
     with _locked(data_dir, "warehouse.turnstile", fcntl.LOCK_EX, create=True), \
             _locked(data_dir, "warehouse.lock", fcntl.LOCK_EX, create=True):
@@ -71,7 +72,7 @@ def committing(data_dir: Path) -> Iterator[None]:
             state = CommitState(int(time.time()), False)
         _write_state(data_dir, CommitState(state.version, True))
         yield
-        _write_state(data_dir, CommitState(state.version + 1, False))
+        _write_state(data_dir, CommitState(max(state.version + 1, at_least), False))
 
 
 def settle(data_dir: Path) -> None:

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import calendar, dashboard, document, job
+from pipeline import calendar, dashboard, document, job, mirror
 from pipeline.lake import Lake
 from pipeline.lock import exclusive
 from pipeline.manifest import RunManifest
@@ -30,6 +30,16 @@ from pipeline.sources import Source, SourceUnavailable, open_source
 from pipeline.warehouse import Partition
 
 log = logging.getLogger(__name__)
+
+
+class MirrorFailed(RuntimeError):
+    """The run's or backfill's work is done and committed, but its mirror failed: one line, with the
+    run's result (what was written) for the caller to show."""
+
+    def __init__(self, error: mirror.MirrorError, result: dict):
+        then = "" if isinstance(error, mirror.MirrorRefused) else ", and the next run pushes it"
+        super().__init__(f"{error}; the local commit stands{then}")
+        self.result = result
 
 
 def prefect_api() -> str | None:
@@ -153,6 +163,8 @@ class Steps:
     build = staticmethod(build)
     commit = staticmethod(commit)
     write_document = staticmethod(write_document)
+    mirror_before = staticmethod(mirror.before)
+    mirror_push = staticmethod(mirror.push)
 
     @contextmanager
     def spans(self) -> Iterator[Callable[..., Future]]:
@@ -172,52 +184,74 @@ class Steps:
 
 
 def run(steps: Steps, as_of: dt.date, source: str | None, data_dir: str, seed: int = 1,
-        wait_seconds: float = 0) -> dict:
+        wait_seconds: float = 0, mirror_to: str | None = None) -> dict:
     """Land, build every partition up to ``as_of`` that is missing or stale, and write the month's
-    document, holding the data directory; another run is waited for up to ``wait_seconds``."""
+    document, holding the data directory; another run is waited for up to ``wait_seconds``. With a
+    mirror (``mirror_to``, else INSIGHTS_MIRROR), the directory is brought level with it first and
+    its commit pushed after (``MirrorFailed`` where that fails, the run's work kept)."""
     name = resolve_source(source, as_of, seed).name
-    with exclusive(Path(data_dir), f"run --date {as_of.isoformat()}", wait_seconds), \
-            RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed}) as manifest:
-        with manifest.step("land") as step:
-            step.update(steps.land(data_dir, source, as_of, seed))
-        with manifest.step("build") as step:
-            partitions = steps.plan(data_dir, as_of)
-            step.update(steps.build(data_dir, partitions, f"{len(partitions)}-partitions"))
-        first, last = calendar.default_range(as_of)
-        with manifest.step("document") as step:
-            written = steps.write_document(data_dir, first, last)
-            step.update(path=written["document"], dashboard=written["dashboard"])
-            step["checks"] = {"instanceInsightsSchema": "passed"}
-        steps.document_written(first, last, written)
-    log.info("built %d partitions; document %s; dashboard %s; manifest %s", len(partitions),
-             written["document"], written["dashboard"], manifest.path)
-    return {"date": as_of.isoformat(), "document": written["document"], "dashboard": written["dashboard"],
-            "partitions": len(partitions), "manifest": str(manifest.path)}
+    mirror_to = mirror.mirror_url(mirror_to)
+    with exclusive(Path(data_dir), f"run --date {as_of.isoformat()}", wait_seconds):
+        if mirror_to:
+            log.info("%s", steps.mirror_before(data_dir, mirror_to))
+        with RunManifest(Path(data_dir), "run", {"date": as_of.isoformat(), "source": name, "seed": seed}) as manifest:
+            with manifest.step("land") as step:
+                step.update(steps.land(data_dir, source, as_of, seed))
+            with manifest.step("build") as step:
+                partitions = steps.plan(data_dir, as_of)
+                step.update(steps.build(data_dir, partitions, f"{len(partitions)}-partitions"))
+            first, last = calendar.default_range(as_of)
+            with manifest.step("document") as step:
+                written = steps.write_document(data_dir, first, last)
+                step.update(path=written["document"], dashboard=written["dashboard"])
+                step["checks"] = {"instanceInsightsSchema": "passed"}
+            steps.document_written(first, last, written)
+        log.info("built %d partitions; document %s; dashboard %s; manifest %s", len(partitions),
+                 written["document"], written["dashboard"], manifest.path)
+        result = {"date": as_of.isoformat(), "document": written["document"], "dashboard": written["dashboard"],
+                  "partitions": len(partitions), "manifest": str(manifest.path)}
+        return _pushed(steps, data_dir, mirror_to, result)
 
 
 def backfill(steps: Steps, first: dt.date, last: dt.date, data_dir: str,
-             progress: Callable[[int, int], None] | None = None, wait_seconds: float = 0) -> dict:
+             progress: Callable[[int, int], None] | None = None, wait_seconds: float = 0,
+             mirror_to: str | None = None) -> dict:
     """Recompute every day and ISO week of ``first``..``last`` (the same range gives the same bytes),
-    holding the data directory; ``progress`` is told (partitions built more, of how many) as they are."""
+    holding the data directory; ``progress`` is told (partitions built more, of how many) as they
+    are. A mirror as ``run``'s: a new machine's empty directory is restored from it first."""
     parameters = {"from": first.isoformat(), "to": last.isoformat()}
-    with exclusive(Path(data_dir), f"backfill --from {first.isoformat()} --to {last.isoformat()}", wait_seconds), \
-            RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
-        partitions = job.plan_backfill(Path(data_dir), first, last)
-        prepared = steps.prepare(data_dir)
-        built: list[dict] = []
-        with _told(data_dir, len(partitions), progress) as told, steps.spans() as start:
-            futures = [start(data_dir, span, of_span, prepared)
-                       for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
-            for future in steps.completed(futures):
-                span = future.result()
-                built += span
-                if span:
-                    told(span[0]["task"], len(span), ended=True)
-        built.sort(key=lambda b: b["partition"])
-        step["files_committed"] = steps.commit(data_dir)  # every partition at once: readers see one change
-        step["partitions"] = {b["partition"]: b["rows"] for b in built}
-    steps.backfilled(first, last, built)
-    return {"partitions": len(built), "manifest": str(manifest.path)}
+    mirror_to = mirror.mirror_url(mirror_to)
+    with exclusive(Path(data_dir), f"backfill --from {first.isoformat()} --to {last.isoformat()}", wait_seconds):
+        if mirror_to:
+            log.info("%s", steps.mirror_before(data_dir, mirror_to))
+            job.require_landed(Path(data_dir))
+        with RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
+            partitions = job.plan_backfill(Path(data_dir), first, last)
+            prepared = steps.prepare(data_dir)
+            built: list[dict] = []
+            with _told(data_dir, len(partitions), progress) as told, steps.spans() as start:
+                futures = [start(data_dir, span, of_span, prepared)
+                           for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
+                for future in steps.completed(futures):
+                    span = future.result()
+                    built += span
+                    if span:
+                        told(span[0]["task"], len(span), ended=True)
+            built.sort(key=lambda b: b["partition"])
+            step["files_committed"] = steps.commit(data_dir)  # every partition at once: readers see one change
+            step["partitions"] = {b["partition"]: b["rows"] for b in built}
+        steps.backfilled(first, last, built)
+        return _pushed(steps, data_dir, mirror_to, {"partitions": len(built), "manifest": str(manifest.path)})
+
+
+def _pushed(steps: Steps, data_dir: str, mirror_to: str | None, result: dict) -> dict:
+    """``result``, with what was mirrored, after pushing the commit to ``mirror_to`` (if any)."""
+    if not mirror_to:
+        return result
+    try:
+        return {**result, "mirrored": steps.mirror_push(data_dir, mirror_to)}
+    except mirror.MirrorError as error:
+        raise MirrorFailed(error, result) from None
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """The server's Prometheus metrics: the pipeline's state, read at each scrape, and the requests served.
 
 Run figures come from the newest run manifests (``runs/*.json``) of each command (``run``,
-``backfill``, ``digest``); the digest's deliveries from its state (``pipeline.digest``); quarantined rows from the lake's landings; the covered days from the warehouse's
+``backfill``, ``digest``); the digest's deliveries from its state (``pipeline.digest``); the mirror's
+pushes from its record (``pipeline.mirror``); quarantined rows from the lake's landings; the covered days from the warehouse's
 committed state. Times are Unix seconds (UTC); a day is its midnight.
 """
 
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline import digest, manifest, trends
+from pipeline import digest, manifest, mirror, trends
 from pipeline.calendar import start_of_day
 from pipeline.lake import Lake
 from pipeline.server.held import Held
@@ -77,6 +78,7 @@ class PipelineCollector(Collector):
             days.add_metric(["last"], start_of_day(committed.last_day).timestamp())
         yield days
         yield from digest_figures(self.data_dir)
+        yield from mirror_figures(self.data_dir)
         yield from project_figures(self.held())
 
 
@@ -101,6 +103,29 @@ def digest_figures(data_dir: Path) -> Iterator[GaugeMetricFamily]:
     if sent:
         sent_at.add_metric([], max(sent))
     yield from (targets, outcome, tried, sent_at)
+
+
+def mirror_figures(data_dir: Path) -> Iterator[GaugeMetricFamily]:
+    """The latest push of the data directory to its mirror (``pipeline.mirror``): its outcome, when it
+    was tried and what it uploaded; when a push last succeeded; and, while pushes fail, since when
+    (alert on a day without a success)."""
+    success = GaugeMetricFamily("insights_mirror_last_push_success",
+                                "1 if the latest push to the mirror succeeded, 0 if it failed or was refused")
+    tried = GaugeMetricFamily("insights_mirror_last_push_timestamp_seconds", "When the latest push to the mirror was tried")
+    uploaded = GaugeMetricFamily("insights_mirror_last_push_files_uploaded", "Files the latest push to the mirror uploaded")
+    succeeded = GaugeMetricFamily("insights_mirror_last_success_timestamp_seconds", "When a push to the mirror last succeeded")
+    failing = GaugeMetricFamily("insights_mirror_failing_since_timestamp_seconds",
+                                "When pushes to the mirror began failing (absent while the latest succeeded)")
+    pushed = mirror.outcome(data_dir)
+    if pushed:
+        success.add_metric([], 1.0 if pushed["outcome"] == "succeeded" else 0.0)
+        tried.add_metric([], _seconds(pushed["at"]))
+        uploaded.add_metric([], pushed.get("files", 0))
+        if pushed["succeeded_at"]:
+            succeeded.add_metric([], _seconds(pushed["succeeded_at"]))
+        if pushed["failing_since"]:
+            failing.add_metric([], _seconds(pushed["failing_since"]))
+    yield from (success, tried, uploaded, succeeded, failing)
 
 
 def project_figures(held: Held | None) -> Iterator[GaugeMetricFamily]:
