@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from bench.instance import TIERS
-from bench.steps import SAMPLE_YEAR_END, standing_prefect
+from bench.steps import SAMPLE_YEAR_END, s3_server, standing_prefect
 
 ROOT = Path(__file__).parents[1]
 QUARTER = 90
@@ -165,6 +165,31 @@ def main() -> None:
                         "0"))
         figures.append(("server peak RSS, random ranges and beside a backfill (MiB)",
                         max(spread["server_peak_rss_mib"], beside["server_peak_rss_mib"]), None, "<= 512"))
+        log("the year, as daily runs leave it, mirrored to an S3 API server (moto's); then a daily run with its push, "
+            "on copies of it")
+        step("history", data_dir=str(year))
+        with s3_server():
+            url = "s3://insights-bench/year"
+            mirrored = details["mirror_year"] = step("mirror_year", data_dir=str(year), mirror_to=url)
+            figures.append(("mirror of the year: files uploaded", mirrored["files"], None, "reported"))
+            figures.append(("mirror of the year: MB uploaded", mirrored["bytes"] / 1e6, None, "reported"))
+            figures.append(("mirror of the year (s)", mirrored["seconds"], None, "reported"))
+            pushes = details["daily_mirror"] = []
+            for _ in range(args.repeats):
+                step("reset_pointer", mirror_to=url, text=mirrored["pointer"])
+                copy = work / "year-daily"
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(year, copy)
+                os.sync()
+                pushes.append(step("daily", data_dir=str(copy), tier=args.tier, days=tier.days, mirror_to=url))
+                shutil.rmtree(copy)
+        shares = [p["step_seconds"]["mirror"] / sum(p["step_seconds"].values()) for p in pushes]
+        figures.append(("daily run's mirror step: files uploaded", statistics.median(p["mirrored"]["files"] for p in pushes),
+                        None, "reported"))
+        figures.append(("daily run's mirror step (s)", median_part(pushes, "mirror"), None, "reported"))
+        figures.append(("daily run's mirror step, share of the run", statistics.median(shares), None, "<= 0.2"))
+        log(f"mirror of the year: {mirrored['files']} files, {mirrored['bytes'] / 1e6:.0f} MB in {mirrored['seconds']:.1f} s; "
+            f"a daily run's push {median_part(pushes, 'mirror'):.2f} s, {statistics.median(shares):.0%} of the run")
         years = args.history_years
         span = f"{years} year{'s' if years != 1 else ''}"
         log(f"{span} of history (hourly rows for the last {QUARTER} days, Unleash's daily rows before) and "

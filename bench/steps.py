@@ -235,10 +235,11 @@ def floor_publish(data_dir: str) -> dict:
     return {"files": written, "dataset_seconds": seconds}
 
 
-def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
+def daily(data_dir: str, tier: str, days: int, datasets: str = "all", mirror_to: str | None = None) -> dict:
     """One daily run the day after the history ends: land it, build what it changed (every dataset,
-    or, with ``trends``, the seven trends alone), write the document."""
-    seconds = {}
+    or, with ``trends``, the seven trends alone), write the document; with ``mirror_to`` (a data
+    directory mirrored there, ``mirror_year``), push its commit too."""
+    seconds, pushed = {}, {}
     began = time.perf_counter()
     landing = Instance(TIERS[tier].with_days(days)).land_next_day(Path(data_dir))
     seconds["land"] = time.perf_counter() - began
@@ -251,7 +252,58 @@ def daily(data_dir: str, tier: str, days: int, datasets: str = "all") -> dict:
     first, last = calendar.default_range(day)
     document.write(Path(data_dir), Path(data_dir) / "documents" / "bench.json", job.export(Path(data_dir), first, last))
     seconds["document"] = time.perf_counter() - began
-    return {"rows": landing.rows, "partitions": len(built.rows), "step_seconds": seconds}
+    if mirror_to:
+        from pipeline import mirror
+
+        began = time.perf_counter()
+        pushed = mirror.push(Path(data_dir), mirror_to)
+        seconds["mirror"] = time.perf_counter() - began
+    return {"rows": landing.rows, "partitions": len(built.rows), "step_seconds": seconds, **({"mirrored": pushed} if pushed else {})}
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's standalone S3 API server on a free port (an S3 that keeps objects in its process, over
+    HTTP on loopback: slower per request than a real store's, so the mirror's figures are an upper
+    bound), with the settings a user exports: its endpoint URL."""
+    import os
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench-secret", AWS_REGION="us-east-1",
+                      AWS_ENDPOINT_URL=endpoint)
+    with started([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ),
+                 f"{endpoint}/moto-api/"):
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="insights-bench")
+        yield endpoint
+
+
+def mirror_year(data_dir: str, mirror_to: str) -> dict:
+    """The whole data directory pushed to an empty mirror: files, bytes, and the pointer's text (so
+    that each daily run's push can start from this state again)."""
+    from pipeline import mirror
+
+    pushed = mirror.push(Path(data_dir), mirror_to)
+    return {**pushed, "pointer": pointer_text(mirror_to)}
+
+
+def pointer_text(mirror_to: str) -> str:
+    import boto3
+
+    bucket, prefix = mirror_to[5:].split("/", 1)
+    return boto3.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/current.json")["Body"].read().decode()
+
+
+def reset_pointer(mirror_to: str, text: str) -> dict:
+    """Put the mirror's pointer back to ``text`` (the state a copy of the data directory pushed), so
+    that a daily run on a fresh copy pushes on from it rather than being refused."""
+    import boto3
+
+    bucket, prefix = mirror_to[5:].split("/", 1)
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/current.json", Body=text.encode())
+    return {}
 
 
 def api_daily(data_dir: str, work_dir: str) -> dict:
@@ -544,7 +596,7 @@ def prefect_startup() -> dict:
 
 STEPS = {f.__name__: f for f in (generate, backfill, history, cli_backfill, floor, floor_publish, daily, export, sizes,
                                   dashboard_file, serve, serve_ranges, serve_beside_backfill, sample_year, extract,
-                                  prefect_startup, api_daily)}
+                                  prefect_startup, api_daily, mirror_year, reset_pointer)}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

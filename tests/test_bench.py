@@ -39,6 +39,8 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "sample year: random ranges to 16 clients, 99th percentile (ms)", "sample year: random ranges to 16 clients, errors",
         "daily run from the Admin API, 300 flags: requests", "daily run from the Admin API: MB read",
         "daily run from the Admin API: landing (s)", "daily run from the Admin API (s)",
+        "mirror of the year: files uploaded", "mirror of the year: MB uploaded", "mirror of the year (s)",
+        "daily run's mirror step: files uploaded", "daily run's mirror step (s)", "daily run's mirror step, share of the run",
     }
     served = report["details"]["serve"]
     assert served["status"] == 200 and served["errors"] == 0 and served["requests"] > 16
@@ -53,6 +55,10 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
     assert "| full backfill (s) |" in done.stdout
     dailies = report["details"]["daily"] + report["details"]["daily_three_months"]
     assert [d["partitions"] for d in dailies] == [4, 4]  # the new day, its week and month, the flags tables
+    mirrored = report["details"]["mirror_year"]
+    assert mirrored["files"] > 100 and mirrored["state"] == 1
+    pushed = report["details"]["daily_mirror"][0]["mirrored"]  # the new day's lake files, its rebuilt partitions
+    assert pushed["state"] == 2 and 0 < pushed["files"] < mirrored["files"] / 4
     api = report["details"]["api_daily"]  # the stand-in's 300 flags: 3 pages of the sweep, and a request a flag evaluated
     assert 3 < api["requests"]["requests"] < api["first_run_requests"]["requests"] and api["rows"]["client_metrics"] > 0
 

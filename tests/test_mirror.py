@@ -260,7 +260,7 @@ def test_an_unreachable_store_fails_only_the_mirror_and_the_next_run_catches_up(
     assert figures["insights_mirror_failing_since_timestamp_seconds"] == []
 
 
-def test_a_missing_bucket_or_a_refused_key_is_one_line_naming_the_store(store, tmp_path):
+def test_a_missing_bucket_or_missing_credentials_is_one_line_and_a_profile_is_read(store, tmp_path):
     data_dir = tmp_path / "data"
     mirrored_year(data_dir, store)
     bucket = store[5:].split("/", 1)[0]
@@ -273,6 +273,25 @@ def test_a_missing_bucket_or_a_refused_key_is_one_line_naming_the_store(store, t
     done = insights("run", "--date", "2025-01-02", "--data-dir", str(data_dir), "--mirror", store,
                     env={"AWS_SECRET_ACCESS_KEY": "not-the-key", "AWS_ACCESS_KEY_ID": "nobody"})
     assert "not-the-key" not in done.stderr + done.stdout  # moto takes any key (no IAM): no secret is ever said
+
+    # no credentials anywhere: refused, one line saying where credentials come from
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    bare.update(HOME=str(tmp_path), AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_REGION="us-east-1")
+    run = [sys.executable, "-c", "from pipeline.cli import main; main()", "run", "--data-dir", str(data_dir),
+           "--mirror", store, "--date"]
+    done = subprocess.run([*run, "2025-01-03"], env=bare, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 3
+    assert done.stderr.splitlines()[-1].startswith(f"insights: error: mirror {store} denied the request to read the "
+                                                   "pointer of it (403 Forbidden): check the credentials of the AWS chain")
+    # a profile's credentials (the AWS chain through boto3): the push goes through
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "credentials").write_text("[team]\naws_access_key_id = from-a-profile\n"
+                                                   "aws_secret_access_key = profile-secret\n")
+    done = subprocess.run([*run, "2025-01-04"], env={**bare, "AWS_PROFILE": "team"},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "profile-secret" not in done.stderr + done.stdout
+    assert current(store)[0]["seq"] >= 2
     assert insights("run", "--date", "2025-01-02", "--data-dir", str(tmp_path / "x"), "--mirror", "s3://").returncode == 2
 
 

@@ -8,7 +8,7 @@ the pointer, naming the current state's manifest, written last with a conditiona
 where none exists, else only over the version it replaces). A reader that follows the pointer sees
 one whole state.
 
-Credentials come from the standard AWS chain (boto3's: the environment, a profile, SSO, web
+Credentials come from the standard AWS chain (the environment, a profile or SSO through boto3, web
 identity, a container's or an instance's role), the region and endpoint from ``AWS_REGION`` and
 ``AWS_ENDPOINT_URL`` (an S3-compatible store: MinIO, Ceph, R2, GCS interoperability). They are never
 logged or written: errors name the ``s3://`` URL and the store's reason only.
@@ -34,6 +34,10 @@ from obstore.exceptions import (AlreadyExistsError, BaseError, NotFoundError, No
 POINTER = "current.json"
 CHUNK = 5 * 1024 * 1024
 """Bytes a streamed upload or download holds at a time per file (S3's smallest multipart part)."""
+
+
+DENIED = ("401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
+"""How a store's refusal of the credentials begins (an HTTP status, or S3's error code)."""
 
 
 class MirrorError(RuntimeError):
@@ -176,16 +180,22 @@ class Store:
             raise FileNotFoundError(args[0] if args else "") from None
         except (AlreadyExistsError, PreconditionError, NotSupportedError):
             raise
-        except (PermissionDeniedError, UnauthenticatedError) as error:
-            raise MirrorError(f"mirror {self.url} denied the request to {doing} it ({_reason(error)}): check the "
-                              "credentials of the AWS chain and the bucket's policy") from None
         except (BaseError, OSError, RuntimeError) as error:
-            raise MirrorError(f"cannot {doing} mirror {self.url}: {_reason(error)}") from None
+            reason = _reason(error)
+            if isinstance(error, (PermissionDeniedError, UnauthenticatedError)) or reason.startswith(DENIED):
+                raise MirrorError(f"mirror {self.url} denied the request to {doing} it ({reason}): check the "
+                                  "credentials of the AWS chain and the bucket's policy") from None
+            raise MirrorError(f"cannot {doing} mirror {self.url}: {reason}") from None
 
 
 def _credentials():
-    """boto3's credential chain, where it finds credentials; else None, and obstore's own chain
-    (environment, web identity, container and instance roles) is what signs."""
+    """Where the AWS chain's credentials are a profile's (AWS_PROFILE, or the files under ~/.aws, SSO
+    included), boto3's provider for them; else None: object_store's own chain signs (the
+    environment's keys, web identity, a container's or an instance's role), without importing boto3."""
+    if os.environ.get("AWS_ACCESS_KEY_ID") or not (
+            os.environ.get("AWS_PROFILE") or os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
+            or os.environ.get("AWS_CONFIG_FILE") or (Path.home() / ".aws").is_dir()):
+        return None
     import boto3
     from obstore.auth.boto3 import Boto3CredentialProvider
 
