@@ -5,7 +5,10 @@ only where the environment has not set it):
 
 * the library's logs (logger ``pipeline``, from INFO up) reach the flow and task runs' logs, also
   where no command line set that up (a served deployment, a worker);
-* a temporary server sends no usage analytics;
+* no usage analytics: neither a temporary server's nor, since Prefect 3.9, the client's own
+  (``DO_NOT_TRACK``, which Prefect's notice names as the client's opt-out; it also cost a flow run
+  of this command line about half a second, reading settings and sending at start and exit). A
+  user who wants to send them sets ``DO_NOT_TRACK=0``;
 * a temporary server may take 90 s to answer instead of Prefect's 20. With a fresh
   ``PREFECT_HOME`` it creates its database first, and the flow began 15 s after the server started
   on an idle 2-core machine, so Prefect's default failed runs on a busy one.
@@ -17,6 +20,7 @@ import os
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # library calls outside a flow run
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 if logging.getLogger("pipeline").level == logging.NOTSET:
     logging.getLogger("pipeline").setLevel(logging.INFO)

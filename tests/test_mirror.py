@@ -343,3 +343,27 @@ def test_polars_and_duckdb_read_a_trend_from_the_mirror(store, tmp_path):
         con.execute("SET TimeZone='UTC'")
         days = con.sql("SELECT count(*), sum(total) FROM trend").fetchall()
     assert days == [(local.height, local["total"].sum())]
+
+
+def test_a_backfill_on_a_new_machine_restores_first_and_pushes_its_commit(store, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    mirrored_year(first, store)
+    done = insights("backfill", "--from", "2024-12-01", "--to", "2024-12-31", "--data-dir", str(second), "--mirror", store)
+    assert done.returncode == 0, done.stderr
+    assert f"restored from mirror {store}: state 1" in done.stderr
+    assert tree(second, "warehouse") == tree(first, "warehouse")  # the same range rebuilt: the same bytes
+    pointer, manifest = current(store)
+    assert pointer["seq"] == 2 and manifest["commit"] == commits.read_state(second).version
+    assert "0 files uploaded" in done.stderr  # the rebuilt files are the mirrored ones, byte for byte
+
+
+def test_the_daily_deployment_names_the_mirror_and_its_flow_run_pushes(store, tmp_path, prefect):
+    from flows.run import insights_run
+    from flows.serve import daily_deployment
+
+    assert daily_deployment(data_dir="/srv/insights", mirror=store).parameters == {"data_dir": "/srv/insights",
+                                                                                 "mirror": store}
+    result = insights_run(date=dt.date(2024, 1, 14), data_dir=str(tmp_path), mirror=store)
+    assert result["mirrored"]["state"] == 1 and result["mirrored"]["files"] > 0
+    manifest = assert_whole(store)
+    assert set(manifest["files"]) >= set(tree(tmp_path, "warehouse"))
