@@ -174,6 +174,9 @@ def main() -> None:
             figures.append(("mirror of the year: files uploaded", mirrored["files"], None, "reported"))
             figures.append(("mirror of the year: MB uploaded", mirrored["bytes"] / 1e6, None, "reported"))
             figures.append(("mirror of the year (s)", mirrored["seconds"], None, "reported"))
+            figures.append(("mirror of the year, largest file (MB)", mirrored["largest_bytes"] / 1e6, None, "reported"))
+            figures.append(("mirror of the year, peak RSS (MiB)", mirrored["peak_rss_mib"], None,
+                            "reported (streamed: not a file's size)"))
             pushes = details["daily_mirror"] = []
             for _ in range(args.repeats):
                 step("reset_pointer", mirror_to=url, text=mirrored["pointer"])

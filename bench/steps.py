@@ -281,12 +281,13 @@ def s3_server() -> Iterator[str]:
 
 
 def mirror_year(data_dir: str, mirror_to: str) -> dict:
-    """The whole data directory pushed to an empty mirror: files, bytes, and the pointer's text (so
-    that each daily run's push can start from this state again)."""
+    """The whole data directory pushed to an empty mirror: files, bytes, the largest file's, and the
+    pointer's text (so that each daily run's push can start from this state again)."""
     from pipeline import mirror
 
     pushed = mirror.push(Path(data_dir), mirror_to)
-    return {**pushed, "pointer": pointer_text(mirror_to)}
+    largest = max(stat.st_size for stat in mirror.local_files(Path(data_dir)).values())
+    return {**pushed, "largest_bytes": largest, "pointer": pointer_text(mirror_to)}
 
 
 def pointer_text(mirror_to: str) -> str:

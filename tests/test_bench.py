@@ -40,6 +40,7 @@ def test_the_benchmark_runs_at_tier_s_and_reports_every_figure(tmp_path, postgre
         "daily run from the Admin API, 300 flags: requests", "daily run from the Admin API: MB read",
         "daily run from the Admin API: landing (s)", "daily run from the Admin API (s)",
         "mirror of the year: files uploaded", "mirror of the year: MB uploaded", "mirror of the year (s)",
+        "mirror of the year, largest file (MB)", "mirror of the year, peak RSS (MiB)",
         "daily run's mirror step: files uploaded", "daily run's mirror step (s)", "daily run's mirror step, share of the run",
     }
     served = report["details"]["serve"]
