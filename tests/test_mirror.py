@@ -129,11 +129,14 @@ def test_a_year_mirrored_is_restored_into_an_empty_directory_byte_for_byte(store
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "first.json").read_bytes() == (tmp_path / "second.json").read_bytes()
 
-    # a server on a machine that never ran a build: restored as it starts, it answers as export does
+    # a server on a machine that never ran a build: restored as it starts, it answers as export does,
+    # and it follows the mirror: a newer state pushed from elsewhere is pulled and served
     port, token = free_port(), "mirror-test-token"
     server = subprocess.Popen([sys.executable, "-c", "from pipeline.cli import main; main()", "web", "--data-dir",
                                str(tmp_path / "third"), "--port", str(port), "--mirror", store],
-                              env={**os.environ, "INSIGHTS_WEB_TOKENS": token}, stderr=subprocess.PIPE, text=True)
+                              env={**os.environ, "INSIGHTS_WEB_TOKENS": token, "INSIGHTS_MIRROR_FOLLOW_SECONDS": "1"},
+                              stderr=subprocess.PIPE, text=True)
+    asked = f"http://127.0.0.1:{port}/api/admin/insights?from=2024-12-25&to=2025-01-01"
     try:
         answer = None
         for _ in range(600):
@@ -143,12 +146,22 @@ def test_a_year_mirrored_is_restored_into_an_empty_directory_byte_for_byte(store
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        before = httpx.get(asked, headers={"Authorization": token}, timeout=60).json()
+        assert insights("run", "--date", "2025-01-01", "--data-dir", str(first), "--mirror", store).returncode == 0
+        for _ in range(300):
+            after = httpx.get(asked, headers={"Authorization": token}, timeout=60).json()
+            if after != before:
+                break
+            time.sleep(0.2)
     finally:
         server.send_signal(signal.SIGTERM)
         said = server.communicate(timeout=30)[1]
     assert answer is not None and answer.status_code == 200, said
     assert json.loads(answer.content) == json.loads((tmp_path / "first.json").read_bytes())
     assert f"restored from mirror {store}: state 1" in said
+    assert max(row["date"] for row in before["userTrends"]) == "2024-12-31T23:59:59.999Z"
+    assert max(row["date"] for row in after["userTrends"]) == "2025-01-01T23:59:59.999Z"
+    assert f"behind mirror {store}, pulled its newer state: state 2" in said
 
 
 def test_a_daily_run_uploads_only_the_files_its_commit_added(store, tmp_path):
