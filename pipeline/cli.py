@@ -93,7 +93,7 @@ class MirrorURL(click.ParamType):
 
 
 mirror_option = click.option(
-    "--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR",
+    "--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR", metavar="s3://BUCKET/PREFIX",
     help="Mirror the data directory to S3 or an S3-compatible store (env INSIGHTS_MIRROR): an empty directory "
     "is restored from it first, each commit pushed after; credentials from the AWS chain, an endpoint in "
     "AWS_ENDPOINT_URL. A failed push is one line and exit code 3, the local commit kept. [default: none]",
@@ -421,7 +421,7 @@ def _reached(result: dict) -> None:
               help="Addresses of the TLS proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, "
               "comma-separated (env INSIGHTS_WEB_TRUSTED_PROXIES); behind one, the sign-in cookie is Secure. "
               "[default: none]")
-@click.option("--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR",
+@click.option("--mirror", "mirror_to", type=MirrorURL(), envvar="INSIGHTS_MIRROR", metavar="s3://BUCKET/PREFIX",
               help="Serve the state mirrored there (env INSIGHTS_MIRROR): an empty data directory is restored from "
               "it first, and a newer state pulled every INSIGHTS_MIRROR_FOLLOW_SECONDS (default 300) while this "
               "directory has no commits of its own. [default: none]")
