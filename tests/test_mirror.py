@@ -200,29 +200,44 @@ def test_a_daily_run_uploads_only_the_files_its_commit_added(store, tmp_path):
 
 def test_a_push_killed_at_any_moment_leaves_a_whole_state_and_the_next_completes_it(store, tmp_path):
     data_dir = tmp_path / "data"
-    mirrored_year(data_dir, store)
+    done = insights("run", "--date", YEAR_END.isoformat(), "--data-dir", str(data_dir))  # committed, never pushed
+    assert done.returncode == 0, done.stderr
     rng = random.Random(20261207)
     push = "import sys; from pathlib import Path; from pipeline import mirror; from pipeline.lock import exclusive\n" \
-           "with exclusive(Path(sys.argv[1]), 'push'): mirror.push(Path(sys.argv[1]), sys.argv[2])"
-    kills = 0
-    for day in (dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)):
-        done = insights("run", "--date", day.isoformat(), "--data-dir", str(data_dir))  # committed, not yet pushed
-        assert done.returncode == 0, done.stderr
-        for _ in range(2):
-            pushing = subprocess.Popen([sys.executable, "-c", push, str(data_dir), store], env=os.environ.copy(),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.3, 2.0))
-            if pushing.poll() is None:
-                pushing.send_signal(signal.SIGKILL)
-                kills += 1
-            pushing.wait()
+           "with exclusive(Path(sys.argv[1]), 'push'):\n    print('pushing', flush=True)\n" \
+           "    mirror.push(Path(sys.argv[1]), sys.argv[2])"
+
+    def attempt(window: float) -> bool:
+        """A push killed at a random moment within ``window`` seconds of its start: whether it was killed."""
+        pushing = subprocess.Popen([sys.executable, "-c", push, str(data_dir), store], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        assert pushing.stdout.readline() == "pushing\n"
+        time.sleep(rng.uniform(0, window))
+        killed = pushing.poll() is None
+        if killed:
+            pushing.send_signal(signal.SIGKILL)
+        pushing.wait()
+        if "current.json" in objects(store):  # before a first push completes, there is no state at all
             assert_whole(store)
+        return killed
+
+    kills = sum(attempt(3.0) for _ in range(3))  # the year's first push: a thousand files
+    while "current.json" not in objects(store):
+        attempt(60)  # one left to complete
+    first = current(store)[1]
+    for day in (dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)):
+        if kills >= 6:
+            break
+        assert insights("run", "--date", day.isoformat(), "--data-dir", str(data_dir)).returncode == 0
+        kills += sum(attempt(1.0) for _ in range(2))  # a day's push: a few hundred files
     assert kills >= 5
-    done = insights("run", "--date", "2025-01-03", "--data-dir", str(data_dir), "--mirror", store)
+    assert current(store)[1]["seq"] >= first["seq"]
+    done = insights("run", "--date", "2025-01-04", "--data-dir", str(data_dir), "--mirror", store)
     assert done.returncode == 0, done.stderr
     manifest = assert_whole(store)
     local = tree(data_dir, "lake", "warehouse", "state")
     assert {p: e["sha256"] for p, e in manifest["files"].items()} == {p: local[p] for p in manifest["files"]}
+    assert set(manifest["files"]) == set(mirror.local_files(data_dir))
 
 
 def test_a_second_directory_on_the_same_prefix_is_refused_and_the_newer_state_kept(store, tmp_path):
