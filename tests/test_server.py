@@ -241,7 +241,8 @@ def test_the_alert_rules_use_only_metrics_the_server_exposes(sample_dir):
     rules = yaml.safe_load((ROOT / "docs" / "alerts.yml").read_text(encoding="utf-8"))
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {a["alert"] for a in alerts} == {"InsightsNoSuccessfulRun", "InsightsLastRunFailed", "InsightsQuarantineRising",
-                                            "InsightsTechnicalDebtRising", "InsightsNewAlwaysOnFlags", "InsightsDigestUndelivered"}
+                                            "InsightsTechnicalDebtRising", "InsightsNewAlwaysOnFlags", "InsightsDigestUndelivered",
+                                            "InsightsMirrorBehind"}
     for alert in alerts:
         used = set(re.findall(r"\binsights_\w+", alert["expr"]))
         assert used and used <= names, alert["alert"]
