@@ -206,11 +206,11 @@ def run(steps: Steps, as_of: dt.date, source: str | None, data_dir: str, seed: i
                 step.update(path=written["document"], dashboard=written["dashboard"])
                 step["checks"] = {"instanceInsightsSchema": "passed"}
             steps.document_written(first, last, written)
+            pushed = _mirrored(steps, data_dir, mirror_to, manifest)
         log.info("built %d partitions; document %s; dashboard %s; manifest %s", len(partitions),
                  written["document"], written["dashboard"], manifest.path)
-        result = {"date": as_of.isoformat(), "document": written["document"], "dashboard": written["dashboard"],
-                  "partitions": len(partitions), "manifest": str(manifest.path)}
-        return _pushed(steps, data_dir, mirror_to, result)
+        return _pushed({"date": as_of.isoformat(), "document": written["document"], "dashboard": written["dashboard"],
+                        "partitions": len(partitions), "manifest": str(manifest.path)}, pushed)
 
 
 def backfill(steps: Steps, first: dt.date, last: dt.date, data_dir: str,
@@ -225,33 +225,48 @@ def backfill(steps: Steps, first: dt.date, last: dt.date, data_dir: str,
         if mirror_to:
             log.info("%s", steps.mirror_before(data_dir, mirror_to))
             job.require_landed(Path(data_dir))
-        with RunManifest(Path(data_dir), "backfill", parameters) as manifest, manifest.step("build") as step:
-            partitions = job.plan_backfill(Path(data_dir), first, last)
-            prepared = steps.prepare(data_dir)
-            built: list[dict] = []
-            with _told(data_dir, len(partitions), progress) as told, steps.spans() as start:
-                futures = [start(data_dir, span, of_span, prepared)
-                           for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
-                for future in steps.completed(futures):
-                    span = future.result()
-                    built += span
-                    if span:
-                        told(span[0]["task"], len(span), ended=True)
-            built.sort(key=lambda b: b["partition"])
-            step["files_committed"] = steps.commit(data_dir)  # every partition at once: readers see one change
-            step["partitions"] = {b["partition"]: b["rows"] for b in built}
-        steps.backfilled(first, last, built)
-        return _pushed(steps, data_dir, mirror_to, {"partitions": len(built), "manifest": str(manifest.path)})
+        with RunManifest(Path(data_dir), "backfill", parameters) as manifest:
+            with manifest.step("build") as step:
+                partitions = job.plan_backfill(Path(data_dir), first, last)
+                prepared = steps.prepare(data_dir)
+                built: list[dict] = []
+                with _told(data_dir, len(partitions), progress) as told, steps.spans() as start:
+                    futures = [start(data_dir, span, of_span, prepared)
+                               for span, of_span in job.backfill_tasks(Path(data_dir), partitions).items()]
+                    for future in steps.completed(futures):
+                        span = future.result()
+                        built += span
+                        if span:
+                            told(span[0]["task"], len(span), ended=True)
+                built.sort(key=lambda b: b["partition"])
+                step["files_committed"] = steps.commit(data_dir)  # every partition at once: readers see one change
+                step["partitions"] = {b["partition"]: b["rows"] for b in built}
+            steps.backfilled(first, last, built)
+            pushed = _mirrored(steps, data_dir, mirror_to, manifest)
+        return _pushed({"partitions": len(built), "manifest": str(manifest.path)}, pushed)
 
 
-def _pushed(steps: Steps, data_dir: str, mirror_to: str | None, result: dict) -> dict:
-    """``result``, with what was mirrored, after pushing the commit to ``mirror_to`` (if any)."""
+def _mirrored(steps: Steps, data_dir: str, mirror_to: str | None,
+              manifest: RunManifest) -> dict | mirror.MirrorError | None:
+    """Push the commit to ``mirror_to`` (if any) as the manifest's ``mirror`` step: what was uploaded,
+    or the error, recorded with its outcome (the run's own status stays its work's)."""
     if not mirror_to:
-        return result
-    try:
-        return {**result, "mirrored": steps.mirror_push(data_dir, mirror_to)}
-    except mirror.MirrorError as error:
-        raise MirrorFailed(error, result) from None
+        return None
+    with manifest.step("mirror") as step:
+        try:
+            pushed = steps.mirror_push(data_dir, mirror_to)
+        except mirror.MirrorError as error:
+            step.update(outcome="failed", error=str(error))
+            return error
+        step.update(outcome="succeeded", **pushed)
+        return pushed
+
+
+def _pushed(result: dict, pushed: dict | mirror.MirrorError | None) -> dict:
+    """``result``, with what was mirrored; ``MirrorFailed`` where the push failed."""
+    if isinstance(pushed, mirror.MirrorError):
+        raise MirrorFailed(pushed, result)
+    return {**result, "mirrored": pushed} if pushed else result
 
 
 @contextmanager

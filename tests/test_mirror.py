@@ -283,6 +283,10 @@ def test_an_unreachable_store_fails_only_the_mirror_and_the_next_run_catches_up(
                       "pushes it"] == done.stderr.splitlines()[-1:]
     assert "insights-test-secret" not in done.stderr
     assert commits.read_state(data_dir).version == version + 1  # the local commit stands
+    record = max((json.loads(p.read_text()) for p in (data_dir / "runs").glob("*.json")), key=lambda r: r["started_at"])
+    assert record["status"] == "succeeded" and record["steps"]["mirror"]["outcome"] == "failed"
+    assert record["steps"]["mirror"]["error"] == errors[0].removeprefix("insights: error: ").split(
+        "; the local commit stands")[0]
     assert (data_dir / "documents" / "insights_2024-12-01_2025-01-01.json").exists()
     figures = metrics(data_dir)
     assert figures["insights_mirror_last_push_success"] == 0
