@@ -237,7 +237,7 @@ def run(ctx: click.Context, source: str, data_dir: Path, date: dt.date | None, s
 def _shown(show: Callable[[dict], None]) -> Iterator[Callable[[dict], None]]:
     """``show`` for a run's result, also where its mirror failed after the work was done (then the
     failure goes on, for its one line and exit code)."""
-    from pipeline.runs import MirrorFailed
+    from pipeline.mirror import MirrorFailed
 
     try:
         yield show
@@ -504,8 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     from pipeline.document import InvalidDocument
     from pipeline.job import NothingLanded
-    from pipeline.mirror import MirrorError
-    from pipeline.runs import MirrorFailed
+    from pipeline.mirror import MirrorError, MirrorFailed
     from pipeline.server.listen import CannotListen
     from pipeline.server.tokens import TokensMissing
     from pipeline.sources import SourceError, UnknownSource

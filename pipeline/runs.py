@@ -32,16 +32,6 @@ from pipeline.warehouse import Partition
 log = logging.getLogger(__name__)
 
 
-class MirrorFailed(RuntimeError):
-    """The run's or backfill's work is done and committed, but its mirror failed: one line, with the
-    run's result (what was written) for the caller to show."""
-
-    def __init__(self, error: mirror.MirrorError, result: dict):
-        then = "" if isinstance(error, mirror.MirrorRefused) else ", and the next run pushes it"
-        super().__init__(f"{error}; the local commit stands{then}")
-        self.result = result
-
-
 def prefect_api() -> str | None:
     """The Prefect API this user configured: ``PREFECT_API_URL`` in the environment, else in the
     active Prefect profile (``$PREFECT_HOME/profiles.toml``, as ``prefect config set`` writes it);
@@ -188,7 +178,7 @@ def run(steps: Steps, as_of: dt.date, source: str | None, data_dir: str, seed: i
     """Land, build every partition up to ``as_of`` that is missing or stale, and write the month's
     document, holding the data directory; another run is waited for up to ``wait_seconds``. With a
     mirror (``mirror_to``, else INSIGHTS_MIRROR), the directory is brought level with it first and
-    its commit pushed after (``MirrorFailed`` where that fails, the run's work kept)."""
+    its commit pushed after (``mirror.MirrorFailed`` where that fails, the run's work kept)."""
     name = resolve_source(source, as_of, seed).name
     mirror_to = mirror.mirror_url(mirror_to)
     with exclusive(Path(data_dir), f"run --date {as_of.isoformat()}", wait_seconds):
@@ -263,9 +253,9 @@ def _mirrored(steps: Steps, data_dir: str, mirror_to: str | None,
 
 
 def _pushed(result: dict, pushed: dict | mirror.MirrorError | None) -> dict:
-    """``result``, with what was mirrored; ``MirrorFailed`` where the push failed."""
+    """``result``, with what was mirrored; ``mirror.MirrorFailed`` where the push failed."""
     if isinstance(pushed, mirror.MirrorError):
-        raise MirrorFailed(pushed, result)
+        raise mirror.MirrorFailed(pushed, result)
     return {**result, "mirrored": pushed} if pushed else result
 
 

@@ -35,7 +35,7 @@ from pipeline import commits, files
 from pipeline.calendar import UTC
 from pipeline.mirror.store import MirrorError, MirrorRefused, Pointer, Store, data_key, new_tag
 
-__all__ = ["MirrorError", "MirrorRefused", "before", "push", "mirror_url", "outcome", "RECORD"]
+__all__ = ["MirrorError", "MirrorFailed", "MirrorRefused", "before", "push", "mirror_url", "outcome", "RECORD"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,16 @@ NOT_MIRRORED = {"state/prepared", f"state/{RECORD}", f"state/{commits.STATE}", "
 number (a manifest carries it; a restore commits under it)."""
 AT_ONCE = 8
 """Files uploaded or downloaded at once (each streamed, a part at a time: memory stays bounded)."""
+
+
+class MirrorFailed(RuntimeError):
+    """The run's or backfill's work is done and committed, but its mirror failed: one line, with the
+    run's result (what was written) for the caller to show."""
+
+    def __init__(self, error: MirrorError, result: dict):
+        then = "" if isinstance(error, MirrorRefused) else ", and the next run pushes it"
+        super().__init__(f"{error}; the local commit stands{then}")
+        self.result = result
 
 
 def mirror_url(url: str | None) -> str | None:
